@@ -1,0 +1,37 @@
+# Two entry points that work from a fresh clone: `make run` and `make test`.
+# Both build .venv from the pinned lock first (only when the lock changed).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit test-integration lock clean
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+## Run the app on its embedded defaults (SQLite, file sessions) at http://127.0.0.1:4200
+run: $(STAMP)
+	$(BIN)/python -m app serve
+
+## Run every test (integration tests need MariaDB, Redis and memcached on 127.0.0.1)
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+## Re-pin requirements*.lock from pyproject.toml (needs `pip install uv`)
+lock:
+	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
+	uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache
