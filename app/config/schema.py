@@ -1,0 +1,117 @@
+"""The shape of a config file, section by section, with its defaults.
+
+Keys are the seed's (upper case in SERVER_ENV and SERVICES, lower case in a
+DATABASE entry). An unknown key is an error naming it: a typo such as `SESION`
+would otherwise be ignored in silence.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+Environment = Literal["DEV", "UAT", "PROD"]
+SessionBackend = Literal["filesystem", "redis", "memcached"]
+# gunicorn worker classes; `gevent` is what Socket.IO websockets need.
+WorkerClass = Literal["gevent", "sync", "gthread"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LogFormat = Literal["text", "json"]
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Bind(_Section):
+    ADDRESS: str = "0.0.0.0"
+    PORT: Port = 4200
+
+
+class Log(_Section):
+    DIR: str | None = None
+    LEVEL: LogLevel = "INFO"
+    FORMAT: LogFormat = "text"
+
+
+class ServerEnv(_Section):
+    APP_NAME: str = "Flask"
+    APP_KEY: str | None = None
+    ENV: Environment = "DEV"
+    DEBUG: bool = False
+    BIND: Bind = msgspec.field(default_factory=Bind)
+    WORKERS: WorkerClass = "gevent"
+    # gunicorn processes per instance. Socket.IO long-polling needs every request of
+    # a client to reach the same process, so more than one needs sticky routing.
+    PROCESSES: Positive = 1
+    THREADS_PER_CORE: Positive = 1
+    WORKER_CONNECTIONS: Positive = 1000
+    TIMEOUT: Positive = 30
+    GRACEFUL_TIMEOUT: Positive = 30
+    CAPTURE: bool = False
+    STATIC_PATH: str = "static"
+    TEMPLATE_PATH: str = "template"
+    INSTANCE_PATH: str = "instance"
+    SESSION: SessionBackend = "filesystem"
+    LOG: Log = msgspec.field(default_factory=Log)
+
+
+class Database(_Section):
+    driver: str
+    user: str | None = None
+    password: str | None = None
+    address: str | None = None
+    port: Port | None = None
+    database: str | None = None
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    engine: dict[str, Any] = msgspec.field(default_factory=dict)
+    readonly: bool = False
+    models: str | None = None
+
+
+class RedisService(_Section):
+    HOST: str | None = None
+    PORT: Port = 6379
+    PASSWORD: str | None = None
+    DB: Annotated[int, msgspec.Meta(ge=0)] = 0
+    URL: str | None = None
+    TIMEOUT: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.URL or self.HOST)
+
+
+class MemcachedService(_Section):
+    HOST: str | None = None
+    PORT: Port = 11211
+    TIMEOUT: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.HOST)
+
+
+class FilesystemService(_Section):
+    PATH: str = "instance/sessions"
+
+
+class FlaskSection(_Section):
+    CONFIG: dict[str, Any] | None = None
+
+
+# Sections whose shape is fixed; SERVICES may also hold the user's own entries.
+KNOWN_SERVICES: dict[str, type[_Section]] = {
+    "redis": RedisService,
+    "memcached": MemcachedService,
+    "filesystem": FilesystemService,
+}
+
+SECTIONS = ("SERVER_ENV", "DATABASE", "FLASK", "SERVICES")
+SECTION_ALIASES = {"DATABASES": "DATABASE"}
+
+# Drivers named in the docs; any other name SQLAlchemy can load passes too.
+KNOWN_DRIVERS = ("sqlite", "mysql+pymysql", "postgresql+psycopg", "postgresql+psycopg2")
