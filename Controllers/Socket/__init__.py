@@ -1,0 +1,3 @@
+from . import HandlerController
+
+__all__ = ["HandlerController"]

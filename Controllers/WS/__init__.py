@@ -1,0 +1,3 @@
+from . import InfoController
+
+__all__ = ["InfoController"]

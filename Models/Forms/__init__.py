@@ -1,0 +1,1 @@
+"""Flask-WTF forms that validate what users and web-service clients send."""

@@ -1,0 +1,1 @@
+"""Database models, one submodule per database (named by DATABASE.<name>.models)."""

@@ -1,0 +1,1 @@
+"""Models: Forms (input validation with Flask-WTF) and Persistent (database models)."""

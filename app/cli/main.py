@@ -1,0 +1,27 @@
+"""The `python -m app` command: Flask's CLI for this app, with its commands built in.
+
+`flask ...` gives the same commands once the project is installed (`make` does
+`pip install -e .`); `python -m app ...` works straight from a checkout.
+"""
+
+from __future__ import annotations
+
+from flask.cli import FlaskGroup
+
+from app.cli.config import config_group
+from app.cli.serve import serve_command
+
+
+def _create_app():
+    from app.factory import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(create_app=_create_app, help="Manage and run the application.")
+cli.add_command(config_group)
+cli.add_command(serve_command)
+
+
+def main() -> None:
+    cli.main(prog_name="python -m app")

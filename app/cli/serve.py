@@ -1,0 +1,38 @@
+"""`flask serve` / `python -m app serve`: run the app under gunicorn."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from app.config import ConfigError, load_settings
+
+
+@click.command("serve", context_settings={"ignore_unknown_options": True})
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: APP_CONFIG, else config/config.yml).")
+@click.option("--bind", "-b", default=None, help="Override SERVER_ENV.BIND, as HOST:PORT.")
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve_command(config_file: str | None, bind: str | None, gunicorn_args: tuple[str, ...]) -> None:
+    """Run gunicorn with the worker class, bind and counts from SERVER_ENV.
+
+    Extra arguments go to gunicorn as they are. The process is replaced by
+    gunicorn, so signals (SIGTERM for a graceful stop) reach it directly.
+    """
+    if config_file:
+        os.environ["APP_CONFIG"] = os.path.abspath(config_file)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        for line in exc.problems:
+            click.echo(f"error: {line}", err=True)
+        sys.exit(2)
+    os.chdir(settings.root)
+    command = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
+    if bind:
+        command += ["--bind", bind]
+    command += [*gunicorn_args, "app.wsgi:application"]
+    sys.stdout.flush()
+    os.execv(sys.executable, command)

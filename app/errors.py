@@ -1,0 +1,58 @@
+"""Default responses for HTTP errors, used where Server/ErrorHandler.py registers none.
+
+JSON for API clients (paths under /ws/, or a request that prefers JSON), HTML
+otherwise. The body says what went wrong in words and carries the request id;
+it never holds a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, g, render_template, request
+from jinja2 import TemplateNotFound
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+API_PREFIXES = ("/ws/", "/healthz", "/readyz")
+
+
+def wants_json() -> bool:
+    if request.path.startswith(API_PREFIXES) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_code(exc: HTTPException) -> str:
+    return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+
+
+def error_body(exc: HTTPException) -> dict[str, object]:
+    return {"error": error_code(exc), "message": exc.description, "request_id": g.get("request_id")}
+
+
+def handle_http_exception(exc: HTTPException):
+    if isinstance(exc, InternalServerError) and exc.original_exception is not None:
+        log.error("unhandled exception on %s %s", request.method, request.path,
+                  exc_info=exc.original_exception)
+        # The original message may hold internals; the user gets the generic one.
+        exc = InternalServerError()
+    status = exc.code or 500
+    if wants_json():
+        response = exc.get_response()
+        response.data = json.dumps(error_body(exc))
+        response.content_type = "application/json"
+        return response
+    try:
+        return render_template("error.html", error=exc, request_id=g.get("request_id")), status
+    except TemplateNotFound:
+        return exc.get_response()
+
+
+def register_default_error_handlers(app: Flask) -> None:
+    # Keyed by HTTPException: Flask tries handlers registered for a status code
+    # (the user's) before class-wide ones, so this only fills the gaps.
+    app.register_error_handler(HTTPException, handle_http_exception)

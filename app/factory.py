@@ -1,0 +1,84 @@
+"""create_app: the application factory, one readable step per concern."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from flask import Flask
+
+from app import extensions
+from app.config import Settings, load_settings
+from app.devkey import dev_app_key
+from app.errors import register_default_error_handlers
+from app.health import health
+from app.logs import configure_logging, register_request_logging
+from app.server_modules import load_server_modules
+
+# Cookie defaults a user would otherwise have to remember; FLASK.CONFIG overrides them.
+FLASK_DEFAULTS = {
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+}
+
+
+def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
+    """Build the app from a config file (default: APP_CONFIG, else config/config.yml)."""
+    settings = load_settings(config_path)
+    # Handlers go up first so the steps below, and the user's modules, can log.
+    configure_logging(settings)
+    app = Flask(
+        "app",
+        root_path=str(settings.root),
+        static_folder=str(settings.path(settings.server.STATIC_PATH)),
+        template_folder=str(settings.path(settings.server.TEMPLATE_PATH)),
+        instance_path=str(settings.instance_path),
+    )
+    register_settings(app, settings)
+    register_extensions(app, settings)
+    register_server_modules(app, settings)
+    register_error_handlers(app)
+    register_logging(app)
+    return app
+
+
+def register_settings(app: Flask, settings: Settings) -> None:
+    """Flask settings: defaults, then FLASK.CONFIG, then SECRET_KEY from APP_KEY."""
+    app.extensions[extensions.SETTINGS_KEY] = settings
+    app.config.update(FLASK_DEFAULTS)
+    app.config["SESSION_COOKIE_SECURE"] = settings.is_production
+    app.config["APP_NAME"] = settings.server.APP_NAME
+    app.config["APP_ENV"] = settings.server.ENV
+    app.config["DEBUG"] = settings.server.DEBUG
+    app.config.update(settings.flask_config)
+    if settings.server.APP_KEY:
+        app.config["SECRET_KEY"] = settings.server.APP_KEY
+    elif not app.config.get("SECRET_KEY"):
+        # The loader has already refused this case when ENV is PROD.
+        app.config["SECRET_KEY"] = dev_app_key(settings.instance_path)
+        app.logger.warning("APP_KEY is not set: using the development key in %s", settings.instance_path)
+
+
+def register_extensions(app: Flask, settings: Settings) -> None:
+    extensions.init_engines(app, settings)
+    extensions.init_service_clients(app, settings)
+    extensions.init_sessions(app, settings)
+    extensions.init_socketio(app, settings)
+    app.register_blueprint(health)
+
+
+def register_server_modules(app: Flask, settings: Settings) -> None:
+    """The user's Server package, imported from the project root."""
+    root = str(settings.root)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    load_server_modules(app, extensions.socketio)
+
+
+def register_error_handlers(app: Flask) -> None:
+    register_default_error_handlers(app)
+
+
+def register_logging(app: Flask) -> None:
+    register_request_logging(app)

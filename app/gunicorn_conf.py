@@ -1,0 +1,30 @@
+"""gunicorn settings, read from SERVER_ENV of the app's config.
+
+Used as `gunicorn -c python:app.gunicorn_conf app.wsgi:application` (which
+`python -m app serve` runs). It imports only the config code: Flask is loaded
+by each worker after the gevent worker has patched the standard library.
+"""
+
+from app.config import load_settings
+
+_settings = load_settings()
+_server = _settings.server
+
+_address = _server.BIND.ADDRESS
+bind = [f"[{_address}]:{_server.BIND.PORT}" if ":" in _address else f"{_address}:{_server.BIND.PORT}"]
+worker_class = _server.WORKERS
+workers = _server.PROCESSES
+threads = _server.THREADS_PER_CORE
+worker_connections = _server.WORKER_CONNECTIONS
+timeout = _server.TIMEOUT
+graceful_timeout = _server.GRACEFUL_TIMEOUT
+capture_output = _server.CAPTURE
+loglevel = _server.LOG.LEVEL.lower()
+# The app writes one access line per request itself (with its request id).
+accesslog = None
+errorlog = "-"
+preload_app = False
+proc_name = _server.APP_NAME
+# gunicorn 27's control socket lives in $HOME: several instances on one host (tests,
+# the scale profile) would share it, and a container's home may be read-only.
+control_socket_disable = True

@@ -1,0 +1,49 @@
+"""Clients for the configured network services, built once per app.
+
+Every client has connect and read timeouts: a service that stops answering
+costs a request a few seconds, never a hung worker.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
+    from pymemcache.client.base import PooledClient
+
+    from app.config import Settings
+
+
+def redis_client(settings: Settings) -> redis.Redis | None:
+    """A Redis client for SERVICES.redis, or None when it is not configured."""
+    service = settings.redis
+    if not service.enabled:
+        return None
+    import redis
+
+    options = {
+        "socket_connect_timeout": service.TIMEOUT,
+        "socket_timeout": service.TIMEOUT,
+        "health_check_interval": 30,
+    }
+    if service.URL:
+        return redis.Redis.from_url(service.URL, **options)
+    return redis.Redis(host=service.HOST, port=service.PORT, password=service.PASSWORD or None,
+                       db=service.DB, **options)
+
+
+def memcached_client(settings: Settings) -> PooledClient | None:
+    """A pooled memcached client for SERVICES.memcached, or None when not configured."""
+    service = settings.memcached
+    if not service.enabled:
+        return None
+    from pymemcache.client.base import PooledClient
+
+    return PooledClient(
+        (service.HOST, service.PORT),
+        connect_timeout=service.TIMEOUT,
+        timeout=service.TIMEOUT,
+        no_delay=True,
+        max_pool_size=64,
+    )
