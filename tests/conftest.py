@@ -1,0 +1,107 @@
+"""Fixtures shared by unit and integration tests."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+USER_PACKAGES = ("Server", "Controllers", "Models")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def write_config(tmp_path):
+    """Write a config file (dedented) into the test's folder and return its path."""
+
+    def write(text: str, name: str = "config.yml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """`extra` laid over `base`, nested mappings merged key by key."""
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(
+            merged.get(key), dict) else value
+    return merged
+
+
+@pytest.fixture
+def isolated_config(tmp_path, monkeypatch):
+    """A config for create_app whose every writable path is inside the test's folder.
+
+    Keyword arguments are sections laid over the base, e.g.
+    `isolated_config(SERVER_ENV={"ENV": "PROD"})`. APP_CONFIG points at the file.
+    """
+
+    def make(**sections) -> Path:
+        base = {
+            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "LOG": {"LEVEL": "DEBUG"}},
+            "DATABASE": {"main": {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}},
+            "SERVICES": {"filesystem": {"PATH": f"{tmp_path}/sessions"}},
+        }
+        path = tmp_path / "config.yml"
+        path.write_text(yaml.safe_dump(merge(base, sections)), encoding="utf-8")
+        monkeypatch.setenv("APP_CONFIG", str(path))
+        return path
+
+    return make
+
+
+def _forget_user_packages() -> None:
+    for name in list(sys.modules):
+        if name.split(".")[0] in USER_PACKAGES:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def user_project(tmp_path, monkeypatch):
+    """An empty project root (APP_ROOT) whose Server/Controllers the test writes.
+
+    The user's packages are dropped from sys.modules before and after, so each
+    test imports its own.
+    """
+    root = tmp_path / "project"
+    root.mkdir()
+    for folder in ("template", "static"):
+        (root / folder).mkdir()
+    monkeypatch.setenv("APP_ROOT", str(root))
+    # Without the checkout on the path, only this project's Server can be found.
+    others = [entry for entry in sys.path if Path(entry or ".").resolve() != REPO_ROOT]
+    monkeypatch.setattr(sys, "path", [str(root), *others])
+    _forget_user_packages()
+
+    def write(relative: str, content: str) -> Path:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content), encoding="utf-8")
+        return path
+
+    yield write
+    _forget_user_packages()
+
+
+@pytest.fixture
+def shipped_project(monkeypatch):
+    """The repository's own Server/Controllers, freshly imported."""
+    monkeypatch.delenv("APP_ROOT", raising=False)
+    monkeypatch.setattr(sys, "path", [str(REPO_ROOT), *sys.path])
+    _forget_user_packages()
+    yield REPO_ROOT
+    _forget_user_packages()

@@ -1,0 +1,122 @@
+"""Integration fixtures: real servers on 127.0.0.1, started or required.
+
+A service the suite needs and cannot reach fails the test with the reason; it
+is never skipped, so a CI run without MariaDB, Redis or memcached is red.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from tests.conftest import REPO_ROOT, free_port, merge
+
+MARIADB = ("127.0.0.1", int(os.environ.get("TEST_MYSQL_PORT", "3306")))
+REDIS = ("127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379")))
+MEMCACHED = ("127.0.0.1", int(os.environ.get("TEST_MEMCACHED_PORT", "11211")))
+
+
+def require(service: str, address: tuple[str, int]) -> tuple[str, int]:
+    try:
+        socket.create_connection(address, timeout=2).close()
+    except OSError as exc:
+        pytest.fail(f"{service} is required at {address[0]}:{address[1]} and is not reachable ({exc}); "
+                    f"start it (see .ci/run)", pytrace=False)
+    return address
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    return require("MariaDB", MARIADB)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    return require("Redis", REDIS)
+
+
+@pytest.fixture(scope="session")
+def memcached_server():
+    return require("memcached", MEMCACHED)
+
+
+@dataclass
+class LiveServer:
+    """A real `python -m app serve` (gunicorn + gevent) on a free port."""
+
+    process: subprocess.Popen
+    port: int
+    log_path: Path
+    session: requests.Session = field(default_factory=requests.Session)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.session.get(self.url + path, timeout=10, **kwargs)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    """Start servers from a config (sections laid over an isolated base); stop them after."""
+    started: list[LiveServer] = []
+
+    def start(env: dict[str, str] | None = None, **sections) -> LiveServer:
+        base = {
+            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance"},
+            "DATABASE": {"main": {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}},
+            "SERVICES": {"filesystem": {"PATH": f"{tmp_path}/sessions"}},
+        }
+        config = tmp_path / f"config-{len(started)}.yml"
+        config.write_text(yaml.safe_dump(merge(base, sections)))
+        port = free_port()
+        log_path = tmp_path / f"server-{len(started)}.log"
+        environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
+            cwd=REPO_ROOT, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+        server = LiveServer(process, port, log_path)
+        started.append(server)
+        wait_until_serving(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"server exited with {server.process.returncode}:\n{server.log()}", pytrace=False)
+        try:
+            if requests.get(server.url + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail(f"server did not answer on {server.url} within {timeout}s:\n{server.log()}", pytrace=False)

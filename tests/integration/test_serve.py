@@ -1,0 +1,62 @@
+"""The real server, started as a user starts it: `python -m app serve`."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_serves_pages_health_and_errors(live_server):
+    server = live_server()
+    home = server.get("/")
+    assert home.status_code == 200 and "Flask is running" in home.text
+    assert home.headers["Server"].startswith("gunicorn")
+
+    health = server.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+    ready = server.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database:main"]["ok"] is True
+
+    missing = server.get("/definitely/not/here")
+    assert missing.status_code == 404 and "Page not found" in missing.text
+
+    traced = server.get("/healthz", headers={"X-Request-ID": "e2e-trace-7"})
+    assert traced.headers["X-Request-ID"] == "e2e-trace-7"
+
+    assert server.stop() == 0
+    log = server.log()
+    assert "Using worker: gevent" in log
+    assert '[e2e-trace-7] app.access: 127.0.0.1 "GET /healthz" 200' in log
+
+
+def test_socketio_handshake_is_served_by_the_gevent_worker(live_server):
+    server = live_server()
+    response = server.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+    assert response.status_code == 200
+    assert '"upgrades":["websocket"]' in response.text
+
+
+def test_sigterm_stops_the_server_cleanly(live_server):
+    server = live_server()
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=20) == 0
+    assert "Shutting down: Master" in server.log()
+
+
+def test_a_broken_config_stops_serve_with_one_line_per_problem(tmp_path):
+    config = tmp_path / "bad.yml"
+    config.write_text("SERVER_ENV: {BIND: {PORT: '${NOPE_PORT}'}, SESSION: redis}\n")
+    result = subprocess.run([sys.executable, "-m", "app", "serve", "--config", str(config)], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"error: {config}: SERVER_ENV.BIND.PORT: environment variable NOPE_PORT is not set" in result.stderr
+    assert "Traceback" not in result.stderr
