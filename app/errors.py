@@ -7,10 +7,9 @@ it never holds a traceback.
 
 from __future__ import annotations
 
-import json
 import logging
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -31,7 +30,13 @@ def error_code(exc: HTTPException) -> str:
 
 
 def error_body(exc: HTTPException) -> dict[str, object]:
-    return {"error": error_code(exc), "message": exc.description, "request_id": g.get("request_id")}
+    body: dict[str, object] = {"error": error_code(exc), "message": exc.description,
+                               "request_id": g.get("request_id")}
+    field = getattr(exc, "field", None)
+    if field is not None:
+        body["error"] = "invalid_payload"
+        body["field"] = field
+    return body
 
 
 def handle_http_exception(exc: HTTPException):
@@ -42,9 +47,11 @@ def handle_http_exception(exc: HTTPException):
         exc = InternalServerError()
     status = exc.code or 500
     if wants_json():
-        response = exc.get_response()
-        response.data = json.dumps(error_body(exc))
-        response.content_type = "application/json"
+        response = current_app.json.response(error_body(exc))
+        response.status_code = status
+        for name, value in exc.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
         return response
     try:
         return render_template("error.html", error=exc, request_id=g.get("request_id")), status

@@ -12,28 +12,20 @@ from flask import Flask, current_app
 from flask_session import Session
 from flask_socketio import SocketIO
 
-from app.database import create_engines
 from app.services import memcached_client, redis_client
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from app.config import Settings
 
 socketio = SocketIO()
 server_session = Session()
 
 SETTINGS_KEY = "app.settings"
-ENGINES_KEY = "app.engines"
 CLIENTS_KEY = "app.clients"
 
 
 def current_settings() -> Settings:
     return current_app.extensions[SETTINGS_KEY]
-
-
-def engines(app: Flask | None = None) -> dict[str, Engine]:
-    return (app or current_app).extensions[ENGINES_KEY]
 
 
 def service_clients(app: Flask | None = None) -> dict[str, Any]:
@@ -48,10 +40,6 @@ def gevent_patched() -> bool:
     except ImportError:
         return False
     return monkey.is_module_patched("socket")
-
-
-def init_engines(app: Flask, settings: Settings) -> None:
-    app.extensions[ENGINES_KEY] = create_engines(settings)
 
 
 def init_service_clients(app: Flask, settings: Settings) -> None:

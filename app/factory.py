@@ -9,6 +9,8 @@ from flask import Flask
 
 from app import extensions
 from app.config import Settings, load_settings
+from app.db import init_databases
+from app.db.errors import register_database_error_handlers
 from app.devkey import dev_app_key
 from app.errors import register_default_error_handlers
 from app.health import health
@@ -28,6 +30,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     settings = load_settings(config_path)
     # Handlers go up first so the steps below, and the user's modules, can log.
     configure_logging(settings)
+    add_project_to_path(settings)
     app = Flask(
         "app",
         root_path=str(settings.root),
@@ -61,22 +64,26 @@ def register_settings(app: Flask, settings: Settings) -> None:
 
 
 def register_extensions(app: Flask, settings: Settings) -> None:
-    extensions.init_engines(app, settings)
+    init_databases(app, settings)
     extensions.init_service_clients(app, settings)
     extensions.init_sessions(app, settings)
     extensions.init_socketio(app, settings)
     app.register_blueprint(health)
 
 
-def register_server_modules(app: Flask, settings: Settings) -> None:
-    """The user's Server package, imported from the project root."""
+def add_project_to_path(settings: Settings) -> None:
+    """Server, Controllers and Models are imported from the project root."""
     root = str(settings.root)
     if root not in sys.path:
         sys.path.insert(0, root)
+
+
+def register_server_modules(app: Flask, settings: Settings) -> None:
     load_server_modules(app, extensions.socketio)
 
 
 def register_error_handlers(app: Flask) -> None:
+    register_database_error_handlers(app)
     register_default_error_handlers(app)
 
 

@@ -14,7 +14,8 @@ from typing import Any, Callable
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from app.extensions import engines, service_clients
+from app.db import db
+from app.extensions import service_clients
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _ping_database(engine) -> None:
 @health.get("/readyz")
 def readyz():
     checks: dict[str, dict[str, Any]] = {}
-    for name, engine in engines().items():
+    for name, engine in db.engines.items():
         checks[f"database:{name}"] = _check(f"database:{name}", lambda engine=engine: _ping_database(engine))
     clients = service_clients()
     if "redis" in clients:

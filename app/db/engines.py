@@ -1,0 +1,144 @@
+"""SQLAlchemy engines for the DATABASE section, one per named database."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+
+if TYPE_CHECKING:
+    from app.config import Settings
+    from app.config.schema import Database
+
+log = logging.getLogger(__name__)
+
+# Below MySQL's default wait_timeout (8 h) and the idle limits of most proxies, so
+# a pooled connection is renewed before the server drops it.
+MYSQL_POOL_RECYCLE = 280
+MYSQL_DEFAULTS: dict[str, Any] = {
+    "pool_pre_ping": True,
+    "pool_recycle": MYSQL_POOL_RECYCLE,
+    "pool_size": 10,
+    "max_overflow": 10,
+    # Waiting long for a pooled connection only piles requests up; fail fast instead.
+    "pool_timeout": 5,
+}
+
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|CREATE|DROP|ALTER|TRUNCATE|RENAME|GRANT|REVOKE)\b",
+                    re.IGNORECASE)
+
+
+class ReadOnlyDatabaseError(RuntimeError):
+    """A write was attempted on a database configured with `readonly: true`."""
+
+
+def database_url(entry: Database, settings: Settings) -> URL:
+    """The SQLAlchemy URL of one DATABASE entry. URL.create quotes user and password."""
+    if entry.driver.startswith("sqlite"):
+        name = entry.database or ":memory:"
+        if name != ":memory:" and not name.startswith("file:"):
+            path = settings.path(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            name = str(path)
+        return URL.create(entry.driver, database=name, query=_query(entry.params))
+    query = _query(entry.params)
+    if entry.driver.startswith("mysql"):
+        query.setdefault("charset", "utf8mb4")
+    return URL.create(
+        entry.driver,
+        username=entry.user or None,
+        password=entry.password or None,
+        host=entry.address or None,
+        port=entry.port,
+        database=entry.database or None,
+        query=query,
+    )
+
+
+def _query(params: dict[str, Any]) -> dict[str, str]:
+    return {str(key): str(value) for key, value in params.items()}
+
+
+def engine_options(entry: Database) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if entry.driver.startswith("mysql"):
+        options.update(MYSQL_DEFAULTS, connect_args={"connect_timeout": 5})
+    elif entry.driver.startswith("sqlite"):
+        # Requests may run on other greenlets or threads than the one that opened the file.
+        options.update(connect_args={"check_same_thread": False, "timeout": 5})
+    options.update(entry.engine)
+    return options
+
+
+def create_database_engine(name: str, entry: Database, settings: Settings) -> Engine:
+    engine = create_engine(database_url(entry, settings), **engine_options(entry))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas(entry.readonly))
+        event.listen(engine, "begin", _sqlite_begin)
+    if engine.dialect.name == "mysql":
+        event.listen(engine, "first_connect", _check_recycle(name, engine))
+    if entry.readonly:
+        _guard_readonly(name, engine)
+    return engine
+
+
+def _check_recycle(name: str, engine: Engine):
+    """Warn when pooled connections would outlive the server's idle timeout."""
+
+    def on_first_connect(dbapi_connection, _record) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT @@wait_timeout")
+            (wait_timeout,) = cursor.fetchone()
+        recycle = engine.pool._recycle  # noqa: SLF001 - the value create_engine was given
+        if recycle < 0 or recycle >= int(wait_timeout):
+            log.warning("DATABASE.%s: pool_recycle (%s s) is not below the server's wait_timeout (%s s); "
+                        "idle pooled connections will be dropped by the server", name, recycle, wait_timeout)
+
+    return on_first_connect
+
+
+def _sqlite_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_pragmas(readonly: bool):
+    def on_connect(dbapi_connection, _record) -> None:
+        # pysqlite opens transactions late and never for SAVEPOINT; SQLAlchemy's
+        # recipe: let the driver autocommit and emit BEGIN ourselves ("begin" event),
+        # so transactions and savepoints behave as on any other database.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # SQLite leaves foreign keys (and so ON DELETE CASCADE) off unless asked.
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 5000")
+        if readonly:
+            cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    return on_connect
+
+
+def _guard_readonly(name: str, engine: Engine) -> None:
+    """Refuse writes with a clear error, and let the server refuse them too."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def refuse_writes(_conn, _cursor, statement, _parameters, context, _executemany) -> None:
+        is_dml = context is not None and (context.isinsert or context.isupdate or context.isdelete)
+        if is_dml or _WRITE.match(statement):
+            verb = statement.split(None, 1)[0].upper()
+            raise ReadOnlyDatabaseError(
+                f"database {name!r} is read-only (DATABASE.{name}.readonly: true); refused {verb}")
+
+    if engine.dialect.name == "mysql":
+        @event.listens_for(engine, "connect")
+        def read_only_sessions(dbapi_connection, _record) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION TRANSACTION READ ONLY")
+
+
+def create_engines(settings: Settings) -> dict[str, Engine]:
+    """Engines for every configured database. Nothing connects until first use."""
+    return {name: create_database_engine(name, entry, settings) for name, entry in settings.databases.items()}

@@ -1,0 +1,100 @@
+"""Turning database constraint errors into 4xx answers that name the field.
+
+A controller that inserts a duplicate username or a course for a teacher that
+does not exist need not catch anything: the session is rolled back (nothing of
+the request is written) and the client gets 409 naming the field.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, jsonify
+from sqlalchemy import MetaData
+from sqlalchemy.exc import DataError, IntegrityError
+
+log = logging.getLogger(__name__)
+
+# MySQL/MariaDB error codes carried in the DBAPI exception's args[0].
+MYSQL_DUPLICATE = 1062
+MYSQL_MISSING_PARENT = 1452
+MYSQL_ROW_REFERENCED = 1451
+MYSQL_NOT_NULL = 1048
+
+_MYSQL_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^']+)'")
+_MYSQL_FK_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
+_SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
+
+
+@dataclass(frozen=True)
+class Violation:
+    status: int
+    error: str
+    fields: tuple[str, ...]
+    message: str
+
+    def body(self) -> dict[str, object]:
+        field = self.fields[0] if len(self.fields) == 1 else (list(self.fields) or None)
+        return {"error": self.error, "field": field, "message": self.message, "request_id": g.get("request_id")}
+
+
+def _constraint_columns(metadata_sets: list[MetaData], name: str) -> tuple[str, ...]:
+    for metadata in metadata_sets:
+        for table in metadata.tables.values():
+            for constraint in (*table.constraints, *table.indexes):
+                if constraint.name == name:
+                    return tuple(column.name for column in constraint.columns)
+    return ()
+
+
+def describe(exc: IntegrityError, metadata_sets: list[MetaData]) -> Violation:
+    original = exc.orig
+    code = original.args[0] if getattr(original, "args", None) and isinstance(original.args[0], int) else None
+    text = str(original.args[1] if code is not None and len(original.args) > 1 else original)
+
+    if code == MYSQL_DUPLICATE or "UNIQUE constraint failed" in text:
+        if code == MYSQL_DUPLICATE:
+            match = _MYSQL_KEY.search(text)
+            fields = _constraint_columns(metadata_sets, match.group(1)) if match else ()
+        else:
+            match = _SQLITE_COLUMNS.search(text)
+            fields = tuple(part.strip().split(".")[-1] for part in match.group(1).split(",")) if match else ()
+        names = " and ".join(fields) or "a unique value"
+        return Violation(409, "duplicate", fields, f"{names}: this value is already taken")
+
+    if code == MYSQL_MISSING_PARENT or (code is None and "FOREIGN KEY constraint failed" in text):
+        match = _MYSQL_FK_COLUMNS.search(text)
+        fields = tuple(part.strip(" `") for part in match.group(1).split(",")) if match else ()
+        names = " and ".join(fields) or "a reference"
+        return Violation(409, "missing_reference", fields, f"{names}: refers to a record that does not exist")
+
+    if code == MYSQL_ROW_REFERENCED:
+        return Violation(409, "still_referenced", (), "other records still refer to this one")
+
+    if code == MYSQL_NOT_NULL or "NOT NULL constraint failed" in text:
+        match = re.search(r"Column '([^']+)'", text) or _SQLITE_COLUMNS.search(text)
+        fields = (match.group(1).split(".")[-1],) if match else ()
+        return Violation(400, "missing_value", fields, f"{' and '.join(fields) or 'a value'}: is required")
+
+    return Violation(409, "conflict", (), "the change conflicts with existing data")
+
+
+def register_database_error_handlers(app: Flask) -> None:
+    from app.db.database import EXTENSION_KEY
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(exc: IntegrityError):
+        state = current_app.extensions[EXTENSION_KEY]
+        state.sessions.rollback()
+        violation = describe(exc, [model_set.base.metadata for model_set in state.model_sets.values()])
+        log.info("refused write: %s (%s)", violation.message, exc.orig)
+        return jsonify(violation.body()), violation.status
+
+    @app.errorhandler(DataError)
+    def data_error(exc: DataError):
+        current_app.extensions[EXTENSION_KEY].sessions.rollback()
+        log.info("refused write: %s", exc.orig)
+        return jsonify(error="invalid_value", field=None, message="a value does not fit its column "
+                       "(too long, out of range or of the wrong type)", request_id=g.get("request_id")), 400
