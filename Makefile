@@ -16,6 +16,7 @@ $(STAMP): requirements-dev.lock pyproject.toml
 
 ## Run the app on its embedded defaults (SQLite, file sessions) at http://127.0.0.1:4200
 run: $(STAMP)
+	$(BIN)/python -m app db upgrade
 	$(BIN)/python -m app serve
 
 ## Run every test (integration tests need MariaDB, Redis and memcached on 127.0.0.1)

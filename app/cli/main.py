@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask.cli import FlaskGroup
 
 from app.cli.config import config_group
+from app.cli.db import db_group
 from app.cli.serve import serve_command
 
 
@@ -21,6 +22,7 @@ def _create_app():
 cli = FlaskGroup(create_app=_create_app, help="Manage and run the application.")
 cli.add_command(config_group)
 cli.add_command(serve_command)
+cli.add_command(db_group)
 
 
 def main() -> None:
