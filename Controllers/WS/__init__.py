@@ -1,3 +1,3 @@
-from . import InfoController
+from . import InfoController, SchoolController
 
-__all__ = ["InfoController"]
+__all__ = ["InfoController", "SchoolController"]

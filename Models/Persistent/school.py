@@ -1,0 +1,90 @@
+"""The school: users who log in, the teachers and students they are, courses and enrolments.
+
+The models of the database whose DATABASE entry says `models: school`. Change
+them, then `flask db revision --autogenerate -m "what changed"` writes the next
+numbered schema version into migrations/versions/ and `flask db upgrade`
+applies it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.db import AuthorizedUser, model_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = model_metadata()
+
+
+class User(AuthorizedUser, Base):
+    __tablename__ = "users"
+
+    teacher: Mapped[Teacher | None] = relationship(back_populates="user", passive_deletes=True)
+    student: Mapped[Student | None] = relationship(back_populates="user", passive_deletes=True)
+
+
+class Teacher(Base):
+    __tablename__ = "teachers"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    department: Mapped[str] = mapped_column(String(50))
+
+    user: Mapped[User] = relationship(back_populates="teacher")
+    courses: Mapped[list[Course]] = relationship(back_populates="teacher", passive_deletes=True)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"user_id": self.user_id, "name": self.name, "department": self.department}
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_name: Mapped[str] = mapped_column(String(100))
+    course_code: Mapped[str] = mapped_column(String(10), unique=True)
+    teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.user_id", ondelete="CASCADE"), index=True)
+
+    teacher: Mapped[Teacher] = relationship(back_populates="courses")
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course", passive_deletes=True)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "course_name": self.course_name, "course_code": self.course_code,
+                "teacher_id": self.teacher_id}
+
+
+class Student(Base):
+    __tablename__ = "students"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    birth_date: Mapped[date] = mapped_column(Date)
+
+    user: Mapped[User] = relationship(back_populates="student")
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="student", passive_deletes=True)
+    # Fluxon's ManyToManyField(through='Enrollment'): read through the enrolments.
+    courses: Mapped[list[Course]] = relationship(secondary="enrollments", viewonly=True, order_by="Course.id")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"user_id": self.user_id, "name": self.name, "birth_date": self.birth_date.isoformat()}
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (UniqueConstraint("student_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("students.user_id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    date_enrolled: Mapped[date] = mapped_column(Date, default=date.today)
+
+    student: Mapped[Student] = relationship(back_populates="enrollments")
+    course: Mapped[Course] = relationship(back_populates="enrollments")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "student_id": self.student_id, "course_id": self.course_id,
+                "date_enrolled": self.date_enrolled.isoformat()}
