@@ -105,3 +105,13 @@ def shipped_project(monkeypatch):
     _forget_user_packages()
     yield REPO_ROOT
     _forget_user_packages()
+
+
+@pytest.fixture(scope="module")
+def shipped_project_module():
+    """shipped_project for module-scoped fixtures."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("APP_ROOT", raising=False)
+        patch.setattr(sys, "path", [str(REPO_ROOT), *sys.path])
+        _forget_user_packages()
+        yield REPO_ROOT

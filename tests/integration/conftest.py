@@ -120,3 +120,33 @@ def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
         except requests.ConnectionError:
             time.sleep(0.1)
     pytest.fail(f"server did not answer on {server.url} within {timeout}s:\n{server.log()}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def mariadb_databases(mariadb):
+    """Make throw-away databases on the real MariaDB; all are dropped at the end."""
+    import uuid
+
+    import pymysql
+
+    created: list[str] = []
+
+    def connect():
+        return pymysql.connect(host=mariadb[0], port=mariadb[1], user="root", password="", autocommit=True)
+
+    def make(prefix: str = "tmpl") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with connect() as connection, connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        created.append(name)
+        return name
+
+    yield make
+    with connect() as connection, connection.cursor() as cursor:
+        for name in created:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+def mariadb_entry(address: tuple[str, int], database: str, **extra) -> dict:
+    return {"driver": "mysql+pymysql", "user": "root", "address": address[0], "port": address[1],
+            "database": database, **extra}

@@ -1,0 +1,105 @@
+"""Schema versions: upgrade, downgrade, check, and two upgrades racing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import inspect, text
+
+from app import create_app
+from tests.conftest import REPO_ROOT
+from tests.integration.school import run_db, school_config
+
+pytestmark = pytest.mark.integration
+
+SCHOOL_TABLES = {"users", "teachers", "students", "courses", "enrollments"}
+
+
+@pytest.fixture(params=["sqlite", "mariadb"])
+def fresh_app(request, tmp_path, shipped_project):
+    if request.param == "mariadb":
+        database = request.getfixturevalue("mariadb_databases")("migrate")
+        config = school_config(tmp_path, "mariadb", request.getfixturevalue("mariadb"), database)
+    else:
+        config = school_config(tmp_path, "sqlite")
+    app = create_app(config)
+    yield app
+    app.extensions["app.db"].dispose()
+
+
+def tables(app) -> set[str]:
+    engine = app.extensions["app.db"].engines["main"]
+    return set(inspect(engine).get_table_names())
+
+
+def version(app) -> str | None:
+    with app.extensions["app.db"].engines["main"].connect() as connection:
+        return connection.scalar(text("SELECT version_num FROM alembic_version"))
+
+
+def test_upgrade_downgrade_upgrade(fresh_app):
+    assert run_db(fresh_app, "upgrade").exit_code == 0
+    assert SCHOOL_TABLES <= tables(fresh_app) and version(fresh_app) == "0001"
+
+    result = run_db(fresh_app, "downgrade", "base")
+    assert result.exit_code == 0, result.output
+    assert tables(fresh_app) & SCHOOL_TABLES == set()
+    assert version(fresh_app) is None
+
+    assert run_db(fresh_app, "upgrade", "head").exit_code == 0
+    assert SCHOOL_TABLES <= tables(fresh_app) and version(fresh_app) == "0001"
+
+
+def test_check_is_clean_at_head_and_fails_when_models_and_schema_differ(fresh_app):
+    run_db(fresh_app, "upgrade")
+    clean = run_db(fresh_app, "check")
+    assert clean.exit_code == 0 and "models match the migrations" in clean.output
+
+    with fresh_app.extensions["app.db"].engines["main"].begin() as connection:
+        connection.execute(text("ALTER TABLE courses ADD COLUMN room VARCHAR(10)"))
+    drifted = run_db(fresh_app, "check")
+    assert drifted.exit_code == 1
+    assert "the models differ from the migrations" in drifted.output
+
+
+def test_check_fails_when_the_database_is_behind(fresh_app):
+    result = run_db(fresh_app, "check")
+    assert result.exit_code == 1 and "not up to date" in result.output
+
+
+def test_tables_no_model_describes_are_never_dropped(fresh_app):
+    run_db(fresh_app, "upgrade")
+    with fresh_app.extensions["app.db"].engines["main"].begin() as connection:
+        connection.execute(text("CREATE TABLE someone_elses (id INTEGER PRIMARY KEY)"))
+    assert run_db(fresh_app, "check").exit_code == 0
+    assert "someone_elses" in tables(fresh_app)
+
+
+def test_current_and_history_show_the_numbered_revision(fresh_app):
+    run_db(fresh_app, "upgrade")
+    assert "0001 (head)" in run_db(fresh_app, "current").output
+    assert "<base> -> 0001 (head) (current), school schema" in run_db(fresh_app, "history").output
+
+
+def test_the_committed_migrations_match_the_models(shipped_project, tmp_path):
+    """CI's `flask db check`: a model change without its revision fails the build."""
+    app = create_app(school_config(tmp_path, "sqlite"))
+    assert run_db(app, "upgrade").exit_code == 0
+    result = run_db(app, "check")
+    assert result.exit_code == 0, result.output
+
+
+def test_two_upgrades_at_once_apply_once_and_both_succeed(mariadb, mariadb_databases, tmp_path):
+    config = school_config(tmp_path, "mariadb", mariadb, mariadb_databases("race"))
+    environ = {**os.environ, "APP_CONFIG": str(config)}
+    command = [sys.executable, "-m", "app", "db", "upgrade"]
+    processes = [subprocess.Popen(command, cwd=REPO_ROOT, env=environ, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    applied = [output.count("Running upgrade  -> 0001") for output in outputs]
+    assert sorted(applied) == [0, 1], outputs
+    assert all("waiting for the migration lock" in output for output in outputs)
