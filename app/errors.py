@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, Response, current_app, g, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -26,37 +26,45 @@ def wants_json() -> bool:
 
 
 def error_code(exc: HTTPException) -> str:
+    explicit = getattr(exc, "error_code", None)
+    if explicit:
+        return explicit
     return (exc.name or "error").lower().replace(" ", "_").replace("'", "")
 
 
 def error_body(exc: HTTPException) -> dict[str, object]:
     body: dict[str, object] = {"error": error_code(exc), "message": exc.description,
                                "request_id": g.get("request_id")}
-    field = getattr(exc, "field", None)
-    if field is not None:
-        body["error"] = "invalid_payload"
-        body["field"] = field
+    if hasattr(exc, "field"):
+        body["field"] = exc.field
     return body
 
 
-def handle_http_exception(exc: HTTPException):
+def render_error(exc: HTTPException) -> Response:
+    """The response for an HTTP error: JSON for API clients, the error page otherwise."""
+    status = exc.code or 500
+    if wants_json():
+        response = current_app.json.response(error_body(exc))
+    else:
+        try:
+            response = current_app.make_response(
+                (render_template("error.html", error=exc, request_id=g.get("request_id")), status))
+        except TemplateNotFound:
+            return exc.get_response()
+    response.status_code = status
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
     if isinstance(exc, InternalServerError) and exc.original_exception is not None:
         log.error("unhandled exception on %s %s", request.method, request.path,
                   exc_info=exc.original_exception)
         # The original message may hold internals; the user gets the generic one.
         exc = InternalServerError()
-    status = exc.code or 500
-    if wants_json():
-        response = current_app.json.response(error_body(exc))
-        response.status_code = status
-        for name, value in exc.get_headers():
-            if name.lower() != "content-type":
-                response.headers[name] = value
-        return response
-    try:
-        return render_template("error.html", error=exc, request_id=g.get("request_id")), status
-    except TemplateNotFound:
-        return exc.get_response()
+    return render_error(exc)
 
 
 def register_default_error_handlers(app: Flask) -> None:

@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context, request, request_finished
 
 if TYPE_CHECKING:
     from flask import Response
@@ -89,21 +89,25 @@ def register_request_logging(app: Flask) -> None:
         g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 
-    def finish_request(response: Response) -> Response:
-        request_id = g.get("request_id") or uuid.uuid4().hex
-        response.headers[REQUEST_ID_HEADER] = request_id
+    def tag_response(response: Response) -> Response:
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id") or uuid.uuid4().hex
+        return response
+
+    def log_access(sender: Flask, response: Response, **_extra) -> None:
+        # Sent after the session is saved, so the line shows the status the client got.
+        if not access_log.isEnabledFor(logging.INFO):
+            return
         started = g.get("request_started")
         duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else 0.0
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                '%s "%s %s" %s %sms', request.remote_addr, request.method, request.full_path.rstrip("?"),
-                response.status_code, duration_ms,
-                extra={"method": request.method, "path": request.path, "status": response.status_code,
-                       "duration_ms": duration_ms, "remote_addr": request.remote_addr,
-                       "bytes": response.calculate_content_length()},
-            )
-        return response
+        access_log.info(
+            '%s "%s %s" %s %sms', request.remote_addr, request.method, request.full_path.rstrip("?"),
+            response.status_code, duration_ms,
+            extra={"method": request.method, "path": request.path, "status": response.status_code,
+                   "duration_ms": duration_ms, "remote_addr": request.remote_addr,
+                   "bytes": response.calculate_content_length()},
+        )
 
     # First in line, so the user's middleware and views log with the id already set.
     app.before_request_funcs.setdefault(None, []).insert(0, start_request)
-    app.after_request(finish_request)
+    app.after_request(tag_response)
+    request_finished.connect(log_access, app, weak=False)

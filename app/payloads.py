@@ -22,6 +22,8 @@ T = TypeVar("T")
 class InvalidPayload(BadRequest):
     """400 with the offending field in the JSON error body."""
 
+    error_code = "invalid_payload"
+
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field

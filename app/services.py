@@ -21,11 +21,16 @@ def redis_client(settings: Settings) -> redis.Redis | None:
     if not service.enabled:
         return None
     import redis
+    from redis.backoff import ConstantBackoff
+    from redis.retry import Retry
 
     options = {
         "socket_connect_timeout": service.TIMEOUT,
         "socket_timeout": service.TIMEOUT,
         "health_check_interval": 30,
+        # redis-py's default retries with exponential backoff, holding every request
+        # for seconds while Redis is down; one quick retry covers a dropped connection.
+        "retry": Retry(ConstantBackoff(0.05), 1),
     }
     if service.URL:
         return redis.Redis.from_url(service.URL, **options)

@@ -1,0 +1,63 @@
+"""Server-side sessions in the store SERVER_ENV.SESSION names.
+
+- redis: SERVICES.redis (HOST/PORT/PASSWORD/DB, or URL incl. rediss://)
+- memcached: SERVICES.memcached, through a pooled pymemcache client
+- filesystem: SERVICES.filesystem.PATH
+
+Sessions are msgpack (never pickle, see serializers.py), written only when they
+changed (an authenticated page costs one read), and an unreachable store gives
+503s instead of errors (see outage.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from flask import Flask
+from flask_session import Session
+
+from app.sessions.interface import ResilientSessionInterface
+from app.sessions.outage import SessionStoreUnavailable
+from app.sessions.serializers import MsgpackFileSystemCache, StrictMsgpackSerializer
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+__all__ = ["SessionStoreUnavailable", "init_sessions", "rotate_session"]
+
+
+def key_prefix(app_name: str) -> str:
+    # memcached keys may not hold spaces or control characters.
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", app_name) + ":session:"
+
+
+def init_sessions(app: Flask, settings: Settings, clients: dict) -> None:
+    backend = settings.server.SESSION
+    app.config.update(
+        SESSION_KEY_PREFIX=key_prefix(settings.server.APP_NAME),
+        SESSION_SERIALIZATION_FORMAT="msgpack",
+        # Write the store only when the session changed. Flask's default refreshes
+        # it on every request, which costs a write per page view.
+        SESSION_REFRESH_EACH_REQUEST=False,
+    )
+    if backend == "redis":
+        app.config.update(SESSION_TYPE="redis", SESSION_REDIS=clients["redis"])
+    elif backend == "memcached":
+        app.config.update(SESSION_TYPE="memcached", SESSION_MEMCACHED=clients["memcached"])
+    else:
+        directory = settings.path(settings.filesystem.PATH)
+        directory.mkdir(parents=True, exist_ok=True)
+        app.config.update(SESSION_TYPE="cachelib",
+                          SESSION_CACHELIB=MsgpackFileSystemCache(str(directory), threshold=0, mode=0o600))
+    Session(app)
+    inner = app.session_interface
+    inner.serializer = StrictMsgpackSerializer()
+    app.session_interface = ResilientSessionInterface(inner, backend)
+
+
+def rotate_session() -> None:
+    """Give the current session a new id (at login), dropping the old one from the store."""
+    from flask import current_app, session
+
+    current_app.session_interface.regenerate(session)

@@ -1,0 +1,62 @@
+"""A session interface that survives its store going away (see outage.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface
+
+from app.sessions.outage import STORE_ERRORS, SessionStoreUnavailable, ThrottledLog, UnavailableSession, \
+    mark_unavailable
+
+
+class ResilientSessionInterface(SessionInterface):
+    def __init__(self, inner: SessionInterface, store_name: str):
+        self.inner = inner
+        self.health = ThrottledLog(f"session store ({store_name})")
+
+    def __getattr__(self, name: str) -> Any:
+        # regenerate(), the serializer and the rest come from Flask-Session's interface.
+        return getattr(self.inner, name)
+
+    def open_session(self, app: Flask, request: Request):
+        try:
+            session = self.inner.open_session(app, request)
+        except STORE_ERRORS as exc:
+            self.health.failure(exc)
+            mark_unavailable()
+            return UnavailableSession()
+        self.health.success()
+        return session
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        if isinstance(session, UnavailableSession):
+            return
+        try:
+            self.inner.save_session(app, session, response)
+        except STORE_ERRORS as exc:
+            self.health.failure(exc)
+            mark_unavailable()
+            _replace_with_unavailable(response)
+
+    def regenerate(self, session) -> None:
+        try:
+            self.inner.regenerate(session)
+        except STORE_ERRORS as exc:
+            self.health.failure(exc)
+            mark_unavailable()
+            raise SessionStoreUnavailable() from None
+
+
+def _replace_with_unavailable(response: Response) -> None:
+    """The view succeeded but its session change was lost: say so instead of 2xx."""
+    from app.errors import render_error  # the same body any 503 gets
+
+    request_id = response.headers.get("X-Request-ID")
+    replacement = render_error(SessionStoreUnavailable())
+    response.status_code = replacement.status_code
+    response.set_data(replacement.get_data())
+    response.headers = replacement.headers
+    if request_id:
+        response.headers["X-Request-ID"] = request_id
