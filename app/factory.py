@@ -8,6 +8,8 @@ import sys
 from flask import Flask
 
 from app import extensions
+from app.auth import init_auth
+from app.cache import CACHE_KEY, build_cache
 from app.config import Settings, load_settings
 from app.db import init_databases
 from app.db.errors import register_database_error_handlers
@@ -16,6 +18,7 @@ from app.errors import register_default_error_handlers
 from app.health import health
 from app.logs import configure_logging, register_request_logging
 from app.server_modules import load_server_modules
+from app.sessions import init_sessions
 
 # Cookie defaults a user would otherwise have to remember; FLASK.CONFIG overrides them.
 FLASK_DEFAULTS = {
@@ -66,7 +69,9 @@ def register_settings(app: Flask, settings: Settings) -> None:
 def register_extensions(app: Flask, settings: Settings) -> None:
     init_databases(app, settings)
     extensions.init_service_clients(app, settings)
-    extensions.init_sessions(app, settings)
+    init_sessions(app, settings, extensions.service_clients(app))
+    app.extensions[CACHE_KEY] = build_cache(settings, extensions.service_clients(app))
+    init_auth(app, settings)
     extensions.init_socketio(app, settings)
     app.register_blueprint(health)
 

@@ -189,7 +189,7 @@ def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
 
 _FREE_FORM_KEYS = {"params", "engine"}
 _UPPER_KEYS = {"ENV", "LEVEL"}
-_LOWER_KEYS = {"SESSION", "WORKERS", "FORMAT"}
+_LOWER_KEYS = {"SESSION", "CACHE", "WORKERS", "FORMAT"}
 
 
 def _normalise_case(key: str, value: Any) -> Any:
@@ -241,10 +241,10 @@ def _validate(sections: dict[str, Any], source: Path, root: Path, problems: Prob
         problems.add("SERVER_ENV.APP_KEY", "is required when ENV is PROD (a generated development key "
                                            "is never used in production)")
     if server is not None and services is not None:
-        backend = server.SESSION
-        if backend in ("redis", "memcached") and not services[backend].enabled:
-            problems.add("SERVER_ENV.SESSION", f"is {backend!r} but SERVICES.{backend} has no "
-                                               f"{'HOST or URL' if backend == 'redis' else 'HOST'}")
+        for key, backend in (("SESSION", server.SESSION), ("CACHE", server.CACHE)):
+            if backend in ("redis", "memcached") and not services[backend].enabled:
+                problems.add(f"SERVER_ENV.{key}", f"is {backend!r} but SERVICES.{backend} has no "
+                                                  f"{'HOST or URL' if backend == 'redis' else 'HOST'}")
     if problems.items or server is None or flask_section is None or services is None:
         return None
     return Settings(

@@ -16,6 +16,7 @@ Positive = Annotated[int, msgspec.Meta(ge=1)]
 
 Environment = Literal["DEV", "UAT", "PROD"]
 SessionBackend = Literal["filesystem", "redis", "memcached"]
+CacheBackend = Literal["filesystem", "redis", "memcached", "null"]
 # gunicorn worker classes; `gevent` is what Socket.IO websockets need.
 WorkerClass = Literal["gevent", "sync", "gthread"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
@@ -56,6 +57,7 @@ class ServerEnv(_Section):
     TEMPLATE_PATH: str = "template"
     INSTANCE_PATH: str = "instance"
     SESSION: SessionBackend = "filesystem"
+    CACHE: CacheBackend = "filesystem"
     LOG: Log = msgspec.field(default_factory=Log)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from flask_login import UserMixin
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -20,7 +21,9 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class AuthorizedUser:
+class AuthorizedUser(UserMixin):
+    """Columns, password hashing and Flask-Login's is_authenticated/get_id."""
+
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     # scrypt with a random salt (werkzeug's default): slow for an attacker by design.

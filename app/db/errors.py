@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, current_app
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DataError, IntegrityError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import render_error
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +29,19 @@ _MYSQL_FK_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
 
 
-@dataclass(frozen=True)
-class Violation:
-    status: int
-    error: str
-    fields: tuple[str, ...]
-    message: str
+class Violation(HTTPException):
+    """A refused write, answered like any HTTP error (JSON or the error page)."""
 
-    def body(self) -> dict[str, object]:
-        field = self.fields[0] if len(self.fields) == 1 else (list(self.fields) or None)
-        return {"error": self.error, "field": field, "message": self.message, "request_id": g.get("request_id")}
+    def __init__(self, status: int, error: str, fields: tuple[str, ...], message: str):
+        super().__init__(message)
+        self.code = status
+        self.error_code = error
+        self.fields = fields
+        self.field = fields[0] if len(fields) == 1 else (list(fields) or None)
+
+    @property
+    def name(self) -> str:  # the page title
+        return "Conflict" if self.code == 409 else "Bad Request"
 
 
 def _constraint_columns(metadata_sets: list[MetaData], name: str) -> tuple[str, ...]:
@@ -89,12 +93,12 @@ def register_database_error_handlers(app: Flask) -> None:
         state = current_app.extensions[EXTENSION_KEY]
         state.sessions.rollback()
         violation = describe(exc, [model_set.base.metadata for model_set in state.model_sets.values()])
-        log.info("refused write: %s (%s)", violation.message, exc.orig)
-        return jsonify(violation.body()), violation.status
+        log.info("refused write: %s (%s)", violation.description, exc.orig)
+        return render_error(violation)
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):
         current_app.extensions[EXTENSION_KEY].sessions.rollback()
         log.info("refused write: %s", exc.orig)
-        return jsonify(error="invalid_value", field=None, message="a value does not fit its column "
-                       "(too long, out of range or of the wrong type)", request_id=g.get("request_id")), 400
+        return render_error(Violation(400, "invalid_value", (), "a value does not fit its column "
+                                      "(too long, out of range or of the wrong type)"))

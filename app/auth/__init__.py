@@ -1,0 +1,136 @@
+"""Session login (Fluxon's AuthorizedUser and request.login), CSRF and login limits.
+
+    from app.auth import current_user, login, login_required, logout
+
+`login_required` sends a browser to the login page (with a safe `next`) and
+answers an API client (JSON, /ws/...) with 401. The user model is the one
+mapped class that mixes in app.db.AuthorizedUser.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from flask_login import utils as flask_login_utils
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from werkzeug.exceptions import BadRequest, Unauthorized
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.auth.limits import init_limits, login_rate_limit
+from app.auth.redirects import safe_next
+from app.db.authorized_user import AuthorizedUser
+from app.errors import render_error, wants_json
+from app.sessions import rotate_session
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+__all__ = ["authenticate", "current_user", "csrf", "init_auth", "login", "login_rate_limit",
+           "login_required", "logout", "safe_next", "user_model"]
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+csrf_blueprint = Blueprint("csrf", __name__)
+
+USER_MODEL_KEY = "app.user_model"
+LOGIN_ENDPOINT = "login"
+# Compared against when the username is unknown, so a wrong username takes as long
+# as a wrong password and response times do not reveal which accounts exist.
+_DUMMY_HASH = generate_password_hash("not a real password")
+
+
+class NotLoggedIn(Unauthorized):
+    error_code = "not_logged_in"
+    description = "Log in to use this endpoint."
+
+
+class CsrfFailed(BadRequest):
+    error_code = "csrf_failed"
+
+
+def user_model():
+    return current_app.extensions[USER_MODEL_KEY]
+
+
+def _find_user_model(app: Flask):
+    from app.db.database import EXTENSION_KEY
+
+    found = [model for model in app.extensions[EXTENSION_KEY].models().values()
+             if isinstance(model, type) and issubclass(model, AuthorizedUser)]
+    if len(found) > 1:
+        raise RuntimeError(f"several models mix in AuthorizedUser ({', '.join(m.__name__ for m in found)}); "
+                           "keep one user model")
+    return found[0] if found else None
+
+
+def authenticate(username: str, password: str):
+    """The user with this username and password, or None."""
+    from app.db import db
+
+    model = user_model()
+    user = db.session.query(model).filter_by(username=username).one_or_none()
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return user if user.check_password(password) else None
+
+
+def login(user) -> None:
+    """Bind the session to `user` under a new session id (no fixation)."""
+    session.clear()
+    login_user(user)
+    session.permanent = True
+    rotate_session()
+
+
+def logout() -> None:
+    """Forget the user and delete the session from the store."""
+    logout_user()
+    session.clear()
+
+
+@csrf_blueprint.get("/ws/csrf")
+def csrf_token():
+    """The CSRF token for this session, for API clients to send as X-CSRFToken."""
+    return jsonify(csrf_token=generate_csrf())
+
+
+def init_auth(app: Flask, settings: Settings) -> None:
+    app.extensions[USER_MODEL_KEY] = _find_user_model(app)
+    login_manager.init_app(app)
+    login_manager.login_view = None  # unauthorized() below decides where to go
+    # Flask-Login's context processor loads the user for every template, reading the
+    # session even on pages that never show the user; the lazy proxy reads it on use.
+    processors = app.template_context_processors[None]
+    processors[:] = [p for p in processors if p is not flask_login_utils._user_context_processor]
+    app.context_processor(lambda: {"current_user": current_user})
+    # Its after_request hook reads the session on every response, for remember-me
+    # cookies this app never sets; without it /healthz and static files stay
+    # independent of the session store.
+    hooks = app.after_request_funcs[None]
+    hooks[:] = [hook for hook in hooks if getattr(hook, "__func__", None) is not LoginManager._update_remember_cookie]
+    csrf.init_app(app)
+    init_limits(app, settings)
+    app.register_blueprint(csrf_blueprint)
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from app.db import db
+
+        model = app.extensions[USER_MODEL_KEY]
+        if model is None or not user_id.isdigit():
+            return None
+        return db.session.get(model, int(user_id))
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json() or LOGIN_ENDPOINT not in app.view_functions:
+            return render_error(NotLoggedIn())
+        return redirect(url_for(LOGIN_ENDPOINT, next=safe_next(request.full_path.rstrip("?"))))
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError):
+        return render_error(CsrfFailed(exc.description))
