@@ -1,5 +1,5 @@
 """Your application code, called from the Server modules."""
 
-from . import Middleware, Socket, Web, WS
+from . import Middleware, Socket, Web, WS, accounts
 
-__all__ = ["Middleware", "Socket", "Web", "WS"]
+__all__ = ["Middleware", "Socket", "Web", "WS", "accounts"]

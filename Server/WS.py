@@ -9,19 +9,23 @@ class Route(object):
         import Controllers
 
         ws = Controllers.WS
-        school = ws.SchoolController
-        server.add_url_rule("/ws/info", "ws_info", ws.InfoController.info, methods=["GET"])
-        server.add_url_rule("/ws/users", "ws_create_user", school.create_user, methods=["POST"])
-        server.add_url_rule("/ws/teachers", "ws_create_teacher", school.create_teacher, methods=["POST"])
-        server.add_url_rule("/ws/students", "ws_create_student", school.create_student, methods=["POST"])
-        server.add_url_rule("/ws/students/<int:student_id>/courses", "ws_student_courses", school.student_courses,
-                            methods=["GET"])
-        server.add_url_rule("/ws/courses", "ws_list_courses", school.list_courses, methods=["GET"])
-        server.add_url_rule("/ws/courses", "ws_create_course", school.create_course, methods=["POST"])
-        server.add_url_rule("/ws/courses", "ws_update_courses", school.update_courses, methods=["PATCH"])
-        server.add_url_rule("/ws/courses/<int:course_id>", "ws_get_course", school.get_course, methods=["GET"])
-        server.add_url_rule("/ws/courses/<int:course_id>", "ws_update_course", school.update_course,
-                            methods=["PATCH"])
-        server.add_url_rule("/ws/courses/<int:course_id>", "ws_delete_course", school.delete_course,
-                            methods=["DELETE"])
-        server.add_url_rule("/ws/enrollments", "ws_enroll", school.enroll, methods=["POST"])
+        auth, school = ws.AuthController, ws.SchoolController
+        rules = [
+            ("/ws/info", ws.InfoController.info, ["GET"]),
+            ("/ws/signup", auth.signup, ["POST"]),
+            ("/ws/login", auth.login_view, ["POST"]),
+            ("/ws/logout", auth.logout_view, ["POST"]),
+            ("/ws/me", auth.me, ["GET"]),
+            ("/ws/me/courses", school.my_courses, ["GET"]),
+            ("/ws/teachers", school.create_teacher, ["POST"]),
+            ("/ws/students", school.create_student, ["POST"]),
+            ("/ws/courses", school.list_courses, ["GET"]),
+            ("/ws/courses", school.create_course, ["POST"]),
+            ("/ws/courses", school.update_courses, ["PATCH"]),
+            ("/ws/courses/<int:course_id>", school.get_course, ["GET"]),
+            ("/ws/courses/<int:course_id>", school.update_course, ["PATCH"]),
+            ("/ws/courses/<int:course_id>", school.delete_course, ["DELETE"]),
+            ("/ws/enrollments", school.enroll, ["POST"]),
+        ]
+        for rule, view, methods in rules:
+            server.add_url_rule(rule, f"ws_{view.__name__}", view, methods=methods)

@@ -8,4 +8,9 @@ class Route(object):
         """
         import Controllers
 
-        server.add_url_rule("/", "home", Controllers.Web.HomeController.default, methods=["GET"])
+        web = Controllers.Web
+        server.add_url_rule("/", "home", web.HomeController.default, methods=["GET"])
+        server.add_url_rule("/signup", "signup", web.AuthController.signup, methods=["GET", "POST"])
+        server.add_url_rule("/login", "login", web.AuthController.login_page, methods=["GET", "POST"])
+        server.add_url_rule("/logout", "logout", web.AuthController.logout_page, methods=["POST"])
+        server.add_url_rule("/dashboard", "dashboard", web.DashboardController.dashboard, methods=["GET"])

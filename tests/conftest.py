@@ -15,6 +15,11 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 USER_PACKAGES = ("Server", "Controllers", "Models")
 
 
+def csrf_headers(client) -> dict[str, str]:
+    """The header a JSON client sends with unsafe methods, fetched as the Python client does."""
+    return {"X-CSRFToken": client.get("/ws/csrf").json["csrf_token"]}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

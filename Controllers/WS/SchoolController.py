@@ -1,10 +1,13 @@
-"""JSON CRUD for the school, in SQLAlchemy 2.0 style.
+"""JSON CRUD for the school, in SQLAlchemy 2.0 style, for the signed-in user.
 
 Each view shows one kind of call: insert returning the new id, select with
-filters and a limit, update with a where of and/or conditions, delete.
-Constraint errors (a duplicate code, a course for a teacher that does not
-exist) need no handling here: the framework rolls the session back and answers
-409 naming the field, so a request writes everything or nothing.
+filters and a limit, update and delete with a where of and/or conditions.
+Ownership is part of every where: a teacher changes only their own courses,
+a student enrols only themselves; no view trusts a user id sent by the client.
+
+Constraint errors (a duplicate course code, an enrolment in a course that does
+not exist) need no handling here: the framework rolls the session back and
+answers 409 naming the field, so a request writes everything or nothing.
 """
 
 from __future__ import annotations
@@ -12,53 +15,64 @@ from __future__ import annotations
 import msgspec
 from flask import abort, jsonify
 from sqlalchemy import delete, insert, or_, select, update
+from werkzeug.exceptions import Conflict, Forbidden
 
+from app.auth import current_user, login_required
 from app.db import db
 from app.payloads import json_body, query_args
 from Models.Forms.school import CourseBulkChange, CourseChange, CourseIn, CourseQuery, EnrollmentIn, StudentIn, \
-    TeacherIn, UserIn
-from Models.Persistent.school import Course, Enrollment, Student, Teacher, User
+    TeacherIn
+from Models.Persistent.school import Course, Enrollment, Student, Teacher
 
 
 def _created(record_id: int):
     return jsonify(id=record_id), 201
 
 
-def create_user():
-    payload = json_body(UserIn)
-    user = User(username=payload.username, email=payload.email)
-    user.set_password(payload.password)
-    db.session.add(user)
-    db.session.commit()
-    return _created(user.id)
+def _teacher_id() -> int:
+    if current_user.teacher is None:
+        raise Forbidden("Only teachers can do this; create your teacher profile first (POST /ws/teachers).")
+    return current_user.id
 
 
-def _create_profile(model, payload_type):
-    """A teacher or student: a row keyed by the user it belongs to."""
+def _student_id() -> int:
+    if current_user.student is None:
+        raise Forbidden("Only students can do this; create your student profile first (POST /ws/students).")
+    return current_user.id
+
+
+def _create_profile(model, payload_type, existing):
+    """The signed-in user's teacher or student profile (one of each at most)."""
     payload = json_body(payload_type)
-    db.session.execute(insert(model).values(**msgspec.structs.asdict(payload)))
+    if existing is not None:
+        raise Conflict(f"You already have a {model.__tablename__[:-1]} profile.")
+    db.session.execute(insert(model).values(user_id=current_user.id, **msgspec.structs.asdict(payload)))
     db.session.commit()
-    return _created(payload.user_id)
+    return _created(current_user.id)
 
 
+@login_required
 def create_teacher():
-    return _create_profile(Teacher, TeacherIn)
+    return _create_profile(Teacher, TeacherIn, current_user.teacher)
 
 
+@login_required
 def create_student():
-    return _create_profile(Student, StudentIn)
+    return _create_profile(Student, StudentIn, current_user.student)
 
 
+@login_required
 def create_course():
     payload = json_body(CourseIn)
     # INSERT ... RETURNING id (SQLite 3.35+, MariaDB 10.5+; elsewhere SQLAlchemy fetches it).
     course_id = db.session.scalar(
         insert(Course).values(course_name=payload.course_name, course_code=payload.course_code,
-                              teacher_id=payload.teacher_id).returning(Course.id))
+                              teacher_id=_teacher_id()).returning(Course.id))
     db.session.commit()
     return _created(course_id)
 
 
+@login_required
 def list_courses():
     query = query_args(CourseQuery)
     statement = select(Course).order_by(Course.id).limit(query.limit)
@@ -70,8 +84,9 @@ def list_courses():
     return jsonify([course.to_dict() for course in db.session.scalars(statement)])
 
 
+@login_required
 def get_course(course_id: int):
-    course = db.session.get(Course, course_id) or abort(404, f"no course {course_id}")
+    course = db.session.get(Course, course_id) or abort(404, f"There is no course {course_id}.")
     return jsonify(course.to_dict())
 
 
@@ -79,21 +94,27 @@ def _changes(change: CourseChange) -> dict[str, str]:
     values = {key: value for key, value in (("course_name", change.course_name),
                                             ("course_code", change.course_code)) if value is not None}
     if not values:
-        abort(400, "nothing to change: give course_name or course_code")
+        abort(400, "Nothing to change: give course_name or course_code.")
     return values
 
 
+def _own_course(course_id: int):
+    return (Course.id == course_id) & (Course.teacher_id == _teacher_id())
+
+
+@login_required
 def update_course(course_id: int):
     values = _changes(json_body(CourseChange))
-    updated = db.session.execute(update(Course).where(Course.id == course_id).values(**values)).rowcount
+    updated = db.session.execute(update(Course).where(_own_course(course_id)).values(**values)).rowcount
     if not updated:
-        abort(404, f"no course {course_id}")
+        abort(404, f"You have no course {course_id}.")
     db.session.commit()
     return jsonify(db.session.get(Course, course_id).to_dict())
 
 
+@login_required
 def update_courses():
-    """Change every course of one teacher that has one of the codes, or a name with the prefix."""
+    """Change each of your courses that has one of the codes, or a name with the prefix."""
     payload = json_body(CourseBulkChange)
     values = _changes(payload.set)
     where = payload.where
@@ -101,29 +122,35 @@ def update_courses():
     if where.name_prefix:
         matches.append(Course.course_name.startswith(where.name_prefix, autoescape=True))
     if not matches:
-        abort(400, "where needs course_codes or name_prefix")
-    statement = update(Course).where((Course.teacher_id == where.teacher_id) & or_(*matches)).values(**values)
+        abort(400, "where needs course_codes or name_prefix.")
+    statement = update(Course).where((Course.teacher_id == _teacher_id()) & or_(*matches)).values(**values)
     updated = db.session.execute(statement.execution_options(synchronize_session=False)).rowcount
     db.session.commit()
     return jsonify(updated=updated)
 
 
+@login_required
 def delete_course(course_id: int):
-    deleted = db.session.execute(delete(Course).where(Course.id == course_id)).rowcount
+    deleted = db.session.execute(delete(Course).where(_own_course(course_id))).rowcount
     if not deleted:
-        abort(404, f"no course {course_id}")
+        abort(404, f"You have no course {course_id}.")
     db.session.commit()
     return "", 204
 
 
+@login_required
 def enroll():
     payload = json_body(EnrollmentIn)
-    enrollment = Enrollment(student_id=payload.student_id, course_id=payload.course_id)
+    enrollment = Enrollment(student_id=_student_id(), course_id=payload.course_id)
     db.session.add(enrollment)
     db.session.commit()
     return _created(enrollment.id)
 
 
-def student_courses(student_id: int):
-    student = db.session.get(Student, student_id) or abort(404, f"no student {student_id}")
-    return jsonify([course.to_dict() for course in student.courses])
+@login_required
+def my_courses():
+    """A student's enrolled courses and a teacher's own courses."""
+    teaching = current_user.teacher.courses if current_user.teacher else []
+    learning = current_user.student.courses if current_user.student else []
+    return jsonify(teaching=[course.to_dict() for course in teaching],
+                   learning=[course.to_dict() for course in learning])

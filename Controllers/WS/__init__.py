@@ -1,3 +1,3 @@
-from . import InfoController, SchoolController
+from . import AuthController, InfoController, SchoolController
 
-__all__ = ["InfoController", "SchoolController"]
+__all__ = ["AuthController", "InfoController", "SchoolController"]

@@ -1,3 +1,3 @@
-from . import HomeController, HTTP40XController, HTTP50XController
+from . import AuthController, DashboardController, HomeController, HTTP40XController, HTTP50XController
 
-__all__ = ["HomeController", "HTTP40XController", "HTTP50XController"]
+__all__ = ["AuthController", "DashboardController", "HomeController", "HTTP40XController", "HTTP50XController"]

@@ -21,20 +21,12 @@ class _Payload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     pass
 
 
-class UserIn(_Payload):
-    username: Annotated[str, msgspec.Meta(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
-    password: Annotated[str, msgspec.Meta(min_length=8, max_length=256)]
-    email: Annotated[str, msgspec.Meta(max_length=130, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-
-
 class TeacherIn(_Payload):
-    user_id: Id
     name: Name
     department: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 
 
 class StudentIn(_Payload):
-    user_id: Id
     name: Name
     birth_date: date
 
@@ -42,7 +34,6 @@ class StudentIn(_Payload):
 class CourseIn(_Payload):
     course_name: Name
     course_code: Code
-    teacher_id: Id
 
 
 class CourseChange(_Payload):
@@ -51,9 +42,8 @@ class CourseChange(_Payload):
 
 
 class CourseWhere(_Payload):
-    """Which courses a bulk change applies to: this teacher's, among these codes or names."""
+    """Which of your courses a bulk change applies to: these codes, or names with this prefix."""
 
-    teacher_id: Id
     course_codes: list[Code] = []
     name_prefix: Annotated[str, msgspec.Meta(min_length=1, max_length=100)] | None = None
 
@@ -70,5 +60,4 @@ class CourseQuery(_Payload):
 
 
 class EnrollmentIn(_Payload):
-    student_id: Id
     course_id: Id

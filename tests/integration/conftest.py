@@ -85,10 +85,14 @@ def live_server(tmp_path):
     """Start servers from a config (sections laid over an isolated base); stop them after."""
     started: list[LiveServer] = []
 
-    def start(env: dict[str, str] | None = None, **sections) -> LiveServer:
+    def start(env: dict[str, str] | None = None, migrate: bool = False, **sections) -> LiveServer:
+        """`migrate`: use the school models on SQLite and apply the migrations first."""
+        main = {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}
+        if migrate:
+            main["models"] = "school"
         base = {
-            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance"},
-            "DATABASE": {"main": {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}},
+            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3},
+            "DATABASE": {"main": main},
             "SERVICES": {"filesystem": {"PATH": f"{tmp_path}/sessions"}},
         }
         config = tmp_path / f"config-{len(started)}.yml"
@@ -96,6 +100,9 @@ def live_server(tmp_path):
         port = free_port()
         log_path = tmp_path / f"server-{len(started)}.log"
         environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
+        if migrate:
+            subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=REPO_ROOT, env=environ, check=True,
+                           capture_output=True, timeout=120)
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
             cwd=REPO_ROOT, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
@@ -150,3 +157,57 @@ def mariadb_databases(mariadb):
 def mariadb_entry(address: tuple[str, int], database: str, **extra) -> dict:
     return {"driver": "mysql+pymysql", "user": "root", "address": address[0], "port": address[1],
             "database": database, **extra}
+
+
+class PrivateServer:
+    """A Redis or memcached of the test's own, on a free port, that it may kill and restart."""
+
+    def __init__(self, kind: str, directory: Path):
+        self.kind = kind
+        self.directory = directory
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    def command(self) -> list[str]:
+        if self.kind == "redis":
+            # appendonly: data survives a kill and restart, as a production Redis would keep it.
+            return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)]
+        return ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "16", "-u", "nobody"]
+
+    def start(self) -> "PrivateServer":
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                if self.process.poll() is not None:
+                    pytest.fail(f"{self.kind} exited with {self.process.returncode}: {' '.join(self.command())}")
+                time.sleep(0.05)
+        pytest.fail(f"private {self.kind} did not listen on {self.port}")
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def service(self, timeout: float = 1) -> dict:
+        return {"HOST": "127.0.0.1", "PORT": self.port, "TIMEOUT": timeout}
+
+
+@pytest.fixture
+def private_server(tmp_path):
+    servers: list[PrivateServer] = []
+
+    def start(kind: str) -> PrivateServer:
+        directory = tmp_path / f"{kind}-{len(servers)}"
+        directory.mkdir()
+        server = PrivateServer(kind, directory).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.kill()

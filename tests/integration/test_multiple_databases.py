@@ -15,7 +15,7 @@ from app import create_app
 from app.db import ReadOnlyDatabaseError, db
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import mariadb_entry
-from tests.integration.school import run_db
+from tests.integration.school import ApiClient, run_db
 
 pytestmark = pytest.mark.integration
 
@@ -80,9 +80,7 @@ def test_reads_and_writes_go_to_their_own_database(two_databases):
     run_db(app, "upgrade")
     from extra_models.reports import Report
 
-    client = app.test_client()
-    created = client.post("/ws/users", json={"username": "multi", "password": "long enough", "email": "m@x.io"})
-    assert created.status_code == 201
+    ApiClient(app.test_client()).signup("multi")
     with app.app_context():
         assert db.session.scalars(select(Report.title)).all() == ["Term one"]
         assert db.session.execute(text("SELECT username FROM users")).scalars().all() == ["multi"]

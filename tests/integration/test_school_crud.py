@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.db import db
 from Models.Persistent.school import Course, Enrollment, Teacher, User
-from tests.integration.school import run_db, school_config
+from tests.integration.school import ApiClient, run_db, school_config
 
 pytestmark = pytest.mark.integration
 
@@ -50,8 +50,9 @@ def app(migrated_config):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
+def api(app):
+    """A fresh browser-less client, signed up as nobody yet."""
+    return lambda: ApiClient(app.test_client())
 
 
 def count(app, model) -> int:
@@ -59,163 +60,192 @@ def count(app, model) -> int:
         return db.session.scalar(select(func.count()).select_from(model))
 
 
-def make_teacher(client, username="ada", code=None) -> int:
-    user_id = client.post("/ws/users", json={"username": username, "password": "correct horse",
-                                             "email": f"{username}@school.test"}).json["id"]
-    assert client.post("/ws/teachers", json={"user_id": user_id, "name": username.title(),
-                                             "department": "Maths"}).status_code == 201
-    return user_id
+def teacher(api, username="ada") -> ApiClient:
+    client = api()
+    client.signup(username)
+    assert client.post("/ws/teachers", json={"name": username.title(), "department": "Maths"}).status_code == 201
+    return client
 
 
-def make_student(client, username="sam") -> int:
-    user_id = client.post("/ws/users", json={"username": username, "password": "correct horse",
-                                             "email": f"{username}@school.test"}).json["id"]
-    assert client.post("/ws/students", json={"user_id": user_id, "name": username.title(),
-                                             "birth_date": "2010-04-01"}).status_code == 201
-    return user_id
+def student(api, username="sam") -> ApiClient:
+    client = api()
+    client.signup(username)
+    assert client.post("/ws/students", json={"name": username.title(), "birth_date": "2010-04-01"}).status_code == 201
+    return client
 
 
-def make_course(client, teacher_id, code, name="Algebra") -> int:
-    response = client.post("/ws/courses", json={"course_name": name, "course_code": code, "teacher_id": teacher_id})
+def make_course(client, code, name="Algebra") -> int:
+    response = client.post("/ws/courses", json={"course_name": name, "course_code": code})
     assert response.status_code == 201, response.json
     return response.json["id"]
 
 
-def test_insert_returns_the_new_id_and_the_row_is_there(app, client):
-    teacher = make_teacher(client)
-    course_id = make_course(client, teacher, "ALG1")
-    assert client.get(f"/ws/courses/{course_id}").json == {
-        "id": course_id, "course_name": "Algebra", "course_code": "ALG1", "teacher_id": teacher}
+def test_insert_returns_the_new_id_and_the_row_is_there(api):
+    ada = teacher(api)
+    course_id = make_course(ada, "ALG1")
+    me = ada.get("/ws/me").json
+    assert ada.get(f"/ws/courses/{course_id}").json == {
+        "id": course_id, "course_name": "Algebra", "course_code": "ALG1", "teacher_id": me["id"]}
 
 
-def test_passwords_are_stored_as_salted_hashes(app, client):
-    make_teacher(client, "hashy")
+def test_passwords_are_stored_as_salted_hashes(app, api):
+    api().signup("hashy", password="correct horse")
+    api().signup("hashy2", password="correct horse")
     with app.app_context():
-        user = db.session.scalar(select(User).where(User.username == "hashy"))
-        assert "correct horse" not in user.password_hash
-        assert user.password_hash.startswith("scrypt:")
-        assert user.check_password("correct horse") and not user.check_password("wrong")
+        hashes = db.session.scalars(select(User.password_hash).order_by(User.id)).all()
+    assert all(h.startswith("scrypt:") and "correct horse" not in h for h in hashes)
+    assert hashes[0] != hashes[1]  # salted: the same password hashes differently
 
 
-def test_select_filters_with_or_and_honours_the_limit(app, client):
-    ada, bob = make_teacher(client, "ada"), make_teacher(client, "bob")
+def test_select_filters_with_or_and_honours_the_limit(api):
+    ada, bob = teacher(api, "ada"), teacher(api, "bob")
     for index in range(5):
-        make_course(client, ada, f"A{index}", name=f"Algebra {index}")
-    make_course(client, ada, "GEO", name="Geometry")
-    make_course(client, bob, "ALGB", name="Advanced Algebra")
+        make_course(ada, f"A{index}", name=f"Algebra {index}")
+    make_course(ada, "GEO", name="Geometry")
+    make_course(bob, "ALGB", name="Advanced Algebra")
+    ada_id, bob_id = ada.get("/ws/me").json["id"], bob.get("/ws/me").json["id"]
 
-    limited = client.get("/ws/courses", query_string={"teacher_id": ada, "limit": 3}).json
+    limited = ada.get("/ws/courses", query_string={"teacher_id": ada_id, "limit": 3}).json
     assert [course["course_code"] for course in limited] == ["A0", "A1", "A2"]
     # q matches the name or the code, within the teacher's courses.
-    matched = client.get("/ws/courses", query_string={"teacher_id": bob, "q": "algebra"}).json
+    matched = ada.get("/ws/courses", query_string={"teacher_id": bob_id, "q": "algebra"}).json
     assert [course["course_code"] for course in matched] == ["ALGB"]
-    by_code = client.get("/ws/courses", query_string={"q": "GEO"}).json
+    by_code = ada.get("/ws/courses", query_string={"q": "GEO"}).json
     assert [course["course_code"] for course in by_code] == ["GEO"]
     # A LIKE wildcard in q is matched literally.
-    assert client.get("/ws/courses", query_string={"q": "%"}).json == []
+    assert ada.get("/ws/courses", query_string={"q": "%"}).json == []
 
 
-def test_update_with_and_or_conditions_touches_only_matching_rows(app, client):
-    ada, bob = make_teacher(client, "ada"), make_teacher(client, "bob")
-    make_course(client, ada, "M1", name="Maths one")
-    make_course(client, ada, "M2", name="Maths two")
-    make_course(client, ada, "P1", name="Physics")
-    make_course(client, bob, "M3", name="Maths three")
+def test_update_with_and_or_conditions_touches_only_matching_rows(api):
+    ada, bob = teacher(api, "ada"), teacher(api, "bob")
+    make_course(ada, "M1", name="Maths one")
+    make_course(ada, "M2", name="Maths two")
+    make_course(ada, "P1", name="Physics")
+    make_course(bob, "M3", name="Maths three")
 
-    response = client.patch("/ws/courses", json={
-        "where": {"teacher_id": ada, "course_codes": ["P1"], "name_prefix": "Maths t"},
-        "set": {"course_name": "Renamed"}})
+    response = ada.patch("/ws/courses", json={"where": {"course_codes": ["P1", "M3"], "name_prefix": "Maths t"},
+                                              "set": {"course_name": "Renamed"}})
     assert response.status_code == 200 and response.json == {"updated": 2}
-    names = {course["course_code"]: course["course_name"] for course in client.get("/ws/courses").json}
+    names = {course["course_code"]: course["course_name"] for course in ada.get("/ws/courses").json}
+    # Bob's M3 has the code and the prefix but is not Ada's: untouched.
     assert names == {"M1": "Maths one", "M2": "Renamed", "P1": "Renamed", "M3": "Maths three"}
 
 
-def test_update_one_and_missing_ones(app, client):
-    course_id = make_course(client, make_teacher(client), "OLD")
-    response = client.patch(f"/ws/courses/{course_id}", json={"course_code": "NEW"})
+def test_update_one_and_missing_or_foreign_ones(api):
+    ada, bob = teacher(api, "ada"), teacher(api, "bob")
+    course_id = make_course(ada, "OLD")
+    response = ada.patch(f"/ws/courses/{course_id}", json={"course_code": "NEW"})
     assert response.status_code == 200 and response.json["course_code"] == "NEW"
-    assert client.patch("/ws/courses/999999", json={"course_code": "X"}).status_code == 404
-    assert client.patch(f"/ws/courses/{course_id}", json={}).status_code == 400
+    assert ada.patch("/ws/courses/999999", json={"course_code": "X"}).status_code == 404
+    assert ada.patch(f"/ws/courses/{course_id}", json={}).status_code == 400
+    assert bob.patch(f"/ws/courses/{course_id}", json={"course_code": "BOBS"}).status_code == 404
+    assert bob.delete(f"/ws/courses/{course_id}").status_code == 404
 
 
-def test_delete_cascades_to_enrollments(app, client):
-    teacher, student = make_teacher(client), make_student(client)
-    course_id = make_course(client, teacher, "DEL")
-    assert client.post("/ws/enrollments", json={"student_id": student, "course_id": course_id}).status_code == 201
+def test_delete_cascades_to_enrollments(app, api):
+    ada, sam = teacher(api), student(api)
+    course_id = make_course(ada, "DEL")
+    assert sam.post("/ws/enrollments", json={"course_id": course_id}).status_code == 201
     assert count(app, Enrollment) == 1
-    assert client.delete(f"/ws/courses/{course_id}").status_code == 204
-    assert client.delete(f"/ws/courses/{course_id}").status_code == 404
+    assert ada.delete(f"/ws/courses/{course_id}").status_code == 204
+    assert ada.delete(f"/ws/courses/{course_id}").status_code == 404
     assert count(app, Enrollment) == 0
 
 
-def test_deleting_a_user_cascades_through_teacher_courses_and_enrollments(app, client):
-    teacher, student = make_teacher(client, "leaver"), make_student(client)
-    course_id = make_course(client, teacher, "GONE")
-    client.post("/ws/enrollments", json={"student_id": student, "course_id": course_id})
+def test_deleting_a_user_cascades_through_teacher_courses_and_enrollments(app, api):
+    leaver, sam = teacher(api, "leaver"), student(api)
+    course_id = make_course(leaver, "GONE")
+    sam.post("/ws/enrollments", json={"course_id": course_id})
     with app.app_context():
-        db.session.delete(db.session.get(User, teacher))
+        db.session.delete(db.session.scalar(select(User).where(User.username == "leaver")))
         db.session.commit()
     assert (count(app, Teacher), count(app, Course), count(app, Enrollment)) == (0, 0, 0)
 
 
-def test_student_courses_through_enrollments(app, client):
-    teacher, student = make_teacher(client), make_student(client)
-    first, second = make_course(client, teacher, "C1"), make_course(client, teacher, "C2")
-    make_course(client, teacher, "C3")
+def test_my_courses_for_a_student_and_a_teacher(api):
+    ada, sam = teacher(api), student(api)
+    first, second = make_course(ada, "C1"), make_course(ada, "C2")
+    make_course(ada, "C3")
     for course_id in (second, first):
-        client.post("/ws/enrollments", json={"student_id": student, "course_id": course_id})
-    assert [course["id"] for course in client.get(f"/ws/students/{student}/courses").json] == [first, second]
+        sam.post("/ws/enrollments", json={"course_id": course_id})
+    assert [course["id"] for course in sam.get("/ws/me/courses").json["learning"]] == [first, second]
+    assert [course["course_code"] for course in ada.get("/ws/me/courses").json["teaching"]] == ["C1", "C2", "C3"]
 
 
-def test_duplicate_unique_value_is_409_naming_the_field(app, client):
-    make_teacher(client, "dup")
-    response = client.post("/ws/users", json={"username": "dup", "password": "another one", "email": "d@x.io"})
+def test_only_teachers_create_courses_and_only_students_enrol(api):
+    sam = student(api)
+    assert sam.post("/ws/courses", json={"course_name": "X", "course_code": "X"}).status_code == 403
+    ada = teacher(api)
+    course_id = make_course(ada, "T1")
+    refused = ada.post("/ws/enrollments", json={"course_id": course_id})
+    assert refused.status_code == 403 and "Only students" in refused.json["message"]
+    assert ada.post("/ws/teachers", json={"name": "Again", "department": "X"}).status_code == 409
+
+
+def test_writes_need_a_login(api):
+    anonymous = api()
+    response = anonymous.post("/ws/courses", json={"course_name": "X", "course_code": "X"})
+    assert response.status_code == 401 and response.json["error"] == "not_logged_in"
+
+
+def test_duplicate_unique_value_is_409_naming_the_field(app, api):
+    api().signup("dup")
+    response = api().post("/ws/signup", json={"username": "dup", "password": "another one!", "email": "d@x.io"})
     assert response.status_code == 409
     assert response.json["error"] == "duplicate" and response.json["field"] == "username"
     assert count(app, User) == 1
 
 
-def test_duplicate_enrollment_names_both_fields(app, client):
-    teacher, student = make_teacher(client), make_student(client)
-    course_id = make_course(client, teacher, "TWICE")
-    payload = {"student_id": student, "course_id": course_id}
-    assert client.post("/ws/enrollments", json=payload).status_code == 201
-    response = client.post("/ws/enrollments", json=payload)
+def test_duplicate_course_code_is_409(api):
+    ada, bob = teacher(api, "ada"), teacher(api, "bob")
+    make_course(ada, "SAME")
+    response = bob.post("/ws/courses", json={"course_name": "Mine", "course_code": "SAME"})
+    assert response.status_code == 409 and response.json["field"] == "course_code"
+
+
+def test_duplicate_enrollment_names_both_fields(api):
+    ada, sam = teacher(api), student(api)
+    course_id = make_course(ada, "TWICE")
+    assert sam.post("/ws/enrollments", json={"course_id": course_id}).status_code == 201
+    response = sam.post("/ws/enrollments", json={"course_id": course_id})
     assert response.status_code == 409 and response.json["field"] == ["student_id", "course_id"]
 
 
-def test_missing_foreign_key_target_is_409(app, client):
-    response = client.post("/ws/courses", json={"course_name": "Orphan", "course_code": "ORPH", "teacher_id": 4242})
+def test_missing_foreign_key_target_is_409(app, api):
+    sam = student(api)
+    response = sam.post("/ws/enrollments", json={"course_id": 4242})
     assert response.status_code == 409
     assert response.json["error"] == "missing_reference"
     if app.backend == "mariadb":
-        assert response.json["field"] == "teacher_id"
-    assert count(app, Course) == 0
+        assert response.json["field"] == "course_id"
+    assert count(app, Enrollment) == 0
 
 
 @pytest.mark.parametrize(("body", "field", "reason"), [
-    ({"course_name": "X", "course_code": "C", "teacher_id": "one"}, "teacher_id", "Expected `int`, got `str`"),
-    ({"course_name": "X", "course_code": "C"}, "teacher_id", "is required"),
-    ({"course_name": "X", "course_code": "C", "teacher_id": 1, "room": 5}, "room", "is not an accepted field"),
-    ({"course_name": "", "course_code": "C", "teacher_id": 1}, "course_name", "length >= 1"),
-    ({"course_name": "X", "course_code": "WAY-TOO-LONG", "teacher_id": 1}, "course_code", "length <= 10"),
-    ({"course_name": "X", "course_code": "C", "teacher_id": 0}, "teacher_id", ">= 1"),
+    ({"course_name": "X", "course_code": 7}, "course_code", "Expected `str`, got `int`"),
+    ({"course_name": "X"}, "course_code", "is required"),
+    ({"course_name": "X", "course_code": "C", "room": 5}, "room", "is not an accepted field"),
+    ({"course_name": "", "course_code": "C"}, "course_name", "length >= 1"),
+    ({"course_name": "X", "course_code": "WAY-TOO-LONG"}, "course_code", "length <= 10"),
+    ({"course_name": "X", "course_code": "no spaces"}, "course_code", "matching regex"),
 ])
-def test_wrong_payload_is_400_naming_the_field(app, client, body, field, reason):
-    response = client.post("/ws/courses", json=body)
+def test_wrong_payload_is_400_naming_the_field(app, api, body, field, reason):
+    ada = teacher(api)
+    response = ada.post("/ws/courses", json=body)
     assert response.status_code == 400
     assert response.json["field"] == field and reason in response.json["message"]
     assert count(app, Course) == 0
 
 
 @pytest.mark.parametrize("data", [b"", b"{not json", b"[1, 2]", "\"caf\xe9\"".encode("latin-1")])
-def test_body_that_is_not_a_json_object_is_400(client, data):
-    response = client.post("/ws/courses", data=data, content_type="application/json")
+def test_body_that_is_not_a_json_object_is_400(api, data):
+    ada = teacher(api)
+    response = ada.post("/ws/courses", data=data, content_type="application/json")
     assert response.status_code == 400
     assert "Traceback" not in response.get_data(as_text=True)
 
 
-def test_a_failed_request_writes_nothing_at_all(app, client):
+def test_a_failed_request_writes_nothing_at_all(app, api):
     """A view that writes a user, then a course for a missing teacher: neither stays."""
     from sqlalchemy import insert
 
@@ -226,5 +256,5 @@ def test_a_failed_request_writes_nothing_at_all(app, client):
         db.session.commit()
         return {}
 
-    assert client.post("/ws/two-writes").status_code == 409
+    assert api().post("/ws/two-writes").status_code == 409
     assert count(app, User) == 0 and count(app, Course) == 0

@@ -9,6 +9,7 @@ import pytest
 
 from app import create_app
 from app.config import ConfigError
+from tests.conftest import csrf_headers
 
 
 @pytest.fixture
@@ -51,7 +52,8 @@ def test_an_unhandled_error_gives_the_500_page_without_internals(app, caplog):
 
 
 def test_method_not_allowed_gets_a_clear_json_reason(app):
-    response = app.test_client().post("/ws/info", json={})
+    client = app.test_client()
+    response = client.post("/ws/info", json={}, headers=csrf_headers(client))
     assert response.status_code == 405
     assert response.json["error"] == "method_not_allowed"
 
@@ -116,8 +118,9 @@ def test_settings_reach_flask_config(shipped_project, isolated_config):
         return {"size": len(request.get_data())}
 
     client = app.test_client()
-    assert client.post("/ws/echo", data=b"x" * 1000).json == {"size": 1000}
-    too_big = client.post("/ws/echo", data=b"x" * 2048)
+    headers = csrf_headers(client)
+    assert client.post("/ws/echo", data=b"x" * 1000, headers=headers).json == {"size": 1000}
+    too_big = client.post("/ws/echo", data=b"x" * 2048, headers=headers)
     assert too_big.status_code == 413 and too_big.json["error"] == "request_entity_too_large"
 
 

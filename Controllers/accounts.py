@@ -1,0 +1,21 @@
+"""Account creation shared by the signup page and the signup web service."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.db import db
+from Models.Persistent.school import User
+
+
+def username_taken(username: str) -> bool:
+    return db.session.scalar(select(User.id).where(User.username == username)) is not None
+
+
+def create_user(username: str, email: str, password: str) -> User:
+    """Insert a user with a hashed password; a duplicate username raises IntegrityError (409)."""
+    user = User(username=username, email=email)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user

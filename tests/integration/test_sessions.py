@@ -1,0 +1,143 @@
+"""Server-side sessions on each store: where they live, when they are written,
+how their id changes at login, and what they never decode."""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+
+import pytest
+import redis
+from pymemcache.client.base import Client as MemcacheClient
+
+from app import create_app
+from app.sessions.serializers import MsgpackFileSystemCache
+from tests.integration.school import ApiClient, run_db, school_config
+
+pytestmark = pytest.mark.integration
+
+
+def app_for(tmp_path, backend: str, services: dict, **server):
+    name = f"t{uuid.uuid4().hex[:10]}"  # its own key prefix in the shared Redis/memcached
+    config = school_config(tmp_path, "sqlite", SERVER_ENV={"SESSION": backend, "APP_NAME": name, **server},
+                           SERVICES=services)
+    app = create_app(config)
+    assert run_db(app, "upgrade").exit_code == 0
+    return app
+
+
+class Store:
+    """Reads a session straight from the store the app writes to."""
+
+    def __init__(self, app, backend: str, services: dict):
+        self.prefix = app.config["SESSION_KEY_PREFIX"]
+        self.backend = backend
+        if backend == "redis":
+            self.client = redis.Redis(port=services["redis"]["PORT"])
+        elif backend == "memcached":
+            self.client = MemcacheClient(("127.0.0.1", services["memcached"]["PORT"]))
+        else:
+            self.client = MsgpackFileSystemCache(services["filesystem"]["PATH"])
+
+    def has(self, sid: str) -> bool:
+        return self.client.get(self.prefix + sid) is not None
+
+
+@pytest.fixture(params=["filesystem", "redis", "memcached"])
+def backend(request, tmp_path):
+    kind = request.param
+    services = {"filesystem": {"PATH": str(tmp_path / "sessions")}}
+    if kind == "redis":
+        services["redis"] = {"HOST": "127.0.0.1", "PORT": request.getfixturevalue("redis_server")[1]}
+    if kind == "memcached":
+        services["memcached"] = {"HOST": "127.0.0.1", "PORT": request.getfixturevalue("memcached_server")[1]}
+    app = app_for(tmp_path, kind, services)
+    return app, Store(app, kind, services)
+
+
+def sid(client) -> str:
+    return client.get_cookie("session").value
+
+
+def test_login_stores_the_session_and_logout_deletes_it(backend):
+    app, store = backend
+    api = ApiClient(app.test_client())
+    api.signup("stored")
+    session_id = sid(api.client)
+    assert store.has(session_id)
+    assert api.get("/ws/me").json["username"] == "stored"
+
+    assert api.post("/ws/logout").status_code == 200
+    assert not store.has(session_id)
+    assert api.client.get_cookie("session") is None
+    assert api.get("/ws/me").status_code == 401
+
+
+def test_session_id_changes_at_login(backend):
+    app, store = backend
+    ApiClient(app.test_client()).signup("rotator", password="a long password")
+
+    api = ApiClient(app.test_client())  # reading a CSRF token starts an anonymous session
+    before = sid(api.client)
+    assert store.has(before)
+    response = api.post("/ws/login", json={"username": "rotator", "password": "a long password"})
+    assert response.status_code == 200
+    after = sid(api.client)
+    assert after != before
+    assert not store.has(before) and store.has(after)
+
+    # Whoever kept the old id (a planted cookie) is not logged in.
+    planted = app.test_client()
+    planted.set_cookie("session", before)
+    assert planted.get("/ws/me").status_code == 401
+
+
+def test_cookie_is_httponly_and_samesite_lax(backend):
+    app, _ = backend
+    response = app.test_client().get("/ws/csrf")
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+
+
+def test_cookie_is_secure_in_production(tmp_path, shipped_project):
+    app = app_for(tmp_path, "filesystem", {"filesystem": {"PATH": str(tmp_path / "s")}}, ENV="PROD",
+                  APP_KEY="p" * 48)
+    assert "Secure" in app.test_client().get("/ws/csrf").headers["Set-Cookie"]
+
+
+def test_an_authenticated_request_reads_the_store_once_and_never_writes(tmp_path, private_server):
+    server = private_server("redis")
+    app = app_for(tmp_path, "redis", {"redis": server.service()})
+    api = ApiClient(app.test_client())
+    api.signup("reader")
+    spy = redis.Redis(port=server.port)
+    spy.config_resetstat()
+    for _ in range(5):
+        assert api.get("/ws/me").status_code == 200
+    stats = spy.info("commandstats")
+    writes = {name: stats[name]["calls"] for name in stats if name in (
+        "cmdstat_set", "cmdstat_setex", "cmdstat_psetex", "cmdstat_del", "cmdstat_expire")}
+    assert writes == {}
+    assert stats["cmdstat_get"]["calls"] == 5
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_pickle_planted_in_the_store_is_never_loaded(tmp_path, private_server):
+    server = private_server("redis")
+    app = app_for(tmp_path, "redis", {"redis": server.service()})
+    marker = tmp_path / "pwned"
+    planted_sid = "planted-session-id"
+    redis.Redis(port=server.port).set(app.config["SESSION_KEY_PREFIX"] + planted_sid,
+                                      pickle.dumps({"_user_id": "1", "x": _Exploit(str(marker))}))
+    client = app.test_client()
+    client.set_cookie("session", planted_sid)
+    response = client.get("/ws/me")
+    assert response.status_code == 401
+    assert not marker.exists()
