@@ -1,5 +1,5 @@
 """Your application code, called from the Server modules."""
 
-from . import Middleware, Socket, Web, WS, accounts
+from . import RPC, Middleware, Socket, Web, WS, accounts, school
 
-__all__ = ["Middleware", "Socket", "Web", "WS", "accounts"]
+__all__ = ["RPC", "Middleware", "Socket", "Web", "WS", "accounts", "school"]

@@ -7,6 +7,7 @@ class Route(object):
         :type server: flask.Flask
         """
         import Controllers
+        from app.rpc import router
 
         ws = Controllers.WS
         auth, school = ws.AuthController, ws.SchoolController
@@ -29,3 +30,15 @@ class Route(object):
         ]
         for rule, view, methods in rules:
             server.add_url_rule(rule, f"ws_{view.__name__}", view, methods=methods)
+
+        # Named requests (POST /ws/<name> and the Socket.IO "rpc" event).
+        views = Controllers.RPC.SchoolViews
+        router(server).map({
+            "ping": views.ping,
+            "whoami": views.whoami,
+            "courses.list": views.list_courses,
+            "courses.create": views.create_course,
+            "courses.enroll": views.enroll,
+            "school.summary": views.summary,
+            "push.me": views.push_to_me,
+        })

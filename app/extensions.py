@@ -1,22 +1,15 @@
-"""The extensions every app gets, each set up from Settings.
-
-They live here, outside any app, so Controllers can import them
-(`from app.extensions import socketio`) the usual Flask way.
-"""
+"""Per-app state shared by the framework: settings and service clients."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
-from flask_socketio import SocketIO
 
 from app.services import memcached_client, redis_client
 
 if TYPE_CHECKING:
     from app.config import Settings
-
-socketio = SocketIO()
 
 SETTINGS_KEY = "app.settings"
 CLIENTS_KEY = "app.clients"
@@ -43,14 +36,3 @@ def gevent_patched() -> bool:
 def init_service_clients(app: Flask, settings: Settings) -> None:
     clients = {"redis": redis_client(settings), "memcached": memcached_client(settings)}
     app.extensions[CLIENTS_KEY] = {name: client for name, client in clients.items() if client is not None}
-
-
-def init_socketio(app: Flask, settings: Settings) -> None:
-    """Socket.IO in-process; gevent inside gunicorn's gevent worker, threads elsewhere."""
-    socketio.init_app(
-        app,
-        async_mode="gevent" if gevent_patched() else "threading",
-        max_http_buffer_size=app.config.get("MAX_CONTENT_LENGTH") or 1_000_000,
-        logger=False,
-        engineio_logger=False,
-    )

@@ -17,6 +17,8 @@ from app.devkey import dev_app_key
 from app.errors import register_default_error_handlers
 from app.health import health
 from app.logs import configure_logging, register_request_logging
+from app.realtime import init_realtime, socketio_of
+from app.rpc.http import init_rpc_http
 from app.server_modules import load_server_modules
 from app.sessions import init_sessions
 
@@ -72,7 +74,8 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     init_sessions(app, settings, extensions.service_clients(app))
     app.extensions[CACHE_KEY] = build_cache(settings, extensions.service_clients(app))
     init_auth(app, settings)
-    extensions.init_socketio(app, settings)
+    init_realtime(app, settings)
+    init_rpc_http(app)
     app.register_blueprint(health)
 
 
@@ -84,7 +87,7 @@ def add_project_to_path(settings: Settings) -> None:
 
 
 def register_server_modules(app: Flask, settings: Settings) -> None:
-    load_server_modules(app, extensions.socketio)
+    load_server_modules(app, socketio_of(app))
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import msgspec
 from flask import abort, jsonify
-from sqlalchemy import delete, insert, or_, select, update
-from werkzeug.exceptions import Conflict, Forbidden
+from sqlalchemy import delete, insert, or_, update
+from werkzeug.exceptions import Conflict
 
 from app.auth import current_user, login_required
 from app.db import db
 from app.payloads import json_body, query_args
+from Controllers import school
 from Models.Forms.school import CourseBulkChange, CourseChange, CourseIn, CourseQuery, EnrollmentIn, StudentIn, \
     TeacherIn
-from Models.Persistent.school import Course, Enrollment, Student, Teacher
+from Models.Persistent.school import Course, Student, Teacher
 
 
 def _created(record_id: int):
@@ -30,15 +31,7 @@ def _created(record_id: int):
 
 
 def _teacher_id() -> int:
-    if current_user.teacher is None:
-        raise Forbidden("Only teachers can do this; create your teacher profile first (POST /ws/teachers).")
-    return current_user.id
-
-
-def _student_id() -> int:
-    if current_user.student is None:
-        raise Forbidden("Only students can do this; create your student profile first (POST /ws/students).")
-    return current_user.id
+    return school.require_teacher(current_user)
 
 
 def _create_profile(model, payload_type, existing):
@@ -64,24 +57,12 @@ def create_student():
 @login_required
 def create_course():
     payload = json_body(CourseIn)
-    # INSERT ... RETURNING id (SQLite 3.35+, MariaDB 10.5+; elsewhere SQLAlchemy fetches it).
-    course_id = db.session.scalar(
-        insert(Course).values(course_name=payload.course_name, course_code=payload.course_code,
-                              teacher_id=_teacher_id()).returning(Course.id))
-    db.session.commit()
-    return _created(course_id)
+    return _created(school.create_course(current_user, payload.course_name, payload.course_code))
 
 
 @login_required
 def list_courses():
-    query = query_args(CourseQuery)
-    statement = select(Course).order_by(Course.id).limit(query.limit)
-    if query.teacher_id is not None:
-        statement = statement.where(Course.teacher_id == query.teacher_id)
-    if query.q:
-        statement = statement.where(Course.course_name.contains(query.q, autoescape=True)
-                                    | Course.course_code.contains(query.q, autoescape=True))
-    return jsonify([course.to_dict() for course in db.session.scalars(statement)])
+    return jsonify([course.to_dict() for course in school.find_courses(query_args(CourseQuery))])
 
 
 @login_required
@@ -141,10 +122,7 @@ def delete_course(course_id: int):
 @login_required
 def enroll():
     payload = json_body(EnrollmentIn)
-    enrollment = Enrollment(student_id=_student_id(), course_id=payload.course_id)
-    db.session.add(enrollment)
-    db.session.commit()
-    return _created(enrollment.id)
+    return _created(school.enroll(current_user, payload.course_id).id)
 
 
 @login_required

@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 
 from app.cli.config import config_group
 from app.cli.db import db_group
+from app.cli.realtime import realtime_group
 from app.cli.serve import serve_command
 
 
@@ -23,6 +24,7 @@ cli = FlaskGroup(create_app=_create_app, help="Manage and run the application.")
 cli.add_command(config_group)
 cli.add_command(serve_command)
 cli.add_command(db_group)
+cli.add_command(realtime_group)
 
 
 def main() -> None:

@@ -85,19 +85,22 @@ def live_server(tmp_path):
     """Start servers from a config (sections laid over an isolated base); stop them after."""
     started: list[LiveServer] = []
 
-    def start(env: dict[str, str] | None = None, migrate: bool = False, **sections) -> LiveServer:
+    def start(env: dict[str, str] | None = None, migrate: bool = False, port: int | None = None,
+              **sections) -> LiveServer:
         """`migrate`: use the school models on SQLite and apply the migrations first."""
         main = {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}
         if migrate:
             main["models"] = "school"
         base = {
-            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3},
+            # Open websockets hold a graceful stop until this timeout; tests need not wait 30 s.
+            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3,
+                           "GRACEFUL_TIMEOUT": 3},
             "DATABASE": {"main": main},
             "SERVICES": {"filesystem": {"PATH": f"{tmp_path}/sessions"}},
         }
         config = tmp_path / f"config-{len(started)}.yml"
         config.write_text(yaml.safe_dump(merge(base, sections)))
-        port = free_port()
+        port = port or free_port()
         log_path = tmp_path / f"server-{len(started)}.log"
         environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
         if migrate:

@@ -7,7 +7,6 @@ from pathlib import Path
 import yaml
 from click.testing import Result
 
-from app import create_app
 from app.cli.db import db_group
 from tests.conftest import merge
 from tests.integration.conftest import mariadb_entry

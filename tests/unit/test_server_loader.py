@@ -24,8 +24,8 @@ def test_the_shipped_project_loads_every_module(shipped_project, isolated_config
     rules = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
     assert rules["/"] == "home" and rules["/ws/info"] == "ws_info"
     assert 404 in app.error_handler_spec[None] and 500 in app.error_handler_spec[None]
-    from app.extensions import socketio
-    assert {"connect", "disconnect"} <= set(socketio.server.handlers["/"])
+    from app.realtime import socketio_of
+    assert {"connect", "disconnect", "rpc"} <= set(socketio_of(app).server.handlers["/"])
 
 
 def test_missing_server_package_still_serves_health(user_project, isolated_config, caplog):

@@ -1,0 +1,132 @@
+"""Socket.IO for the app: one login for HTTP and sockets, a room per user, pushes
+from anywhere.
+
+- The Flask-Session session is the socket's session (manage_session=False):
+  logging in over HTTP logs the socket in.
+- `authorize_connection(auth)` (called from Controllers/Socket) refuses a
+  connection without a logged-in user or without the session's CSRF token in
+  `auth`, and puts the socket in the user's room.
+- `notify(user_or_room, event, data)` pushes from a request, a socket handler,
+  a CLI command; `emitter(settings).notify(...)` from any other process. Across
+  processes it needs SERVICES.redis, which is then the message queue: an event
+  emitted on one instance reaches clients connected to another.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from flask import Flask, current_app
+# Flask-SocketIO's ConnectionRefusedError (not the builtin OSError) carries its reason to the client.
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
+
+from app.extensions import gevent_patched
+from app.rpc.encoding import to_builtins
+from app.rpc.socket import handle_rpc
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_MESSAGE = 1024 * 1024
+
+
+def redis_url(settings: Settings) -> str | None:
+    redis = settings.redis
+    if not redis.enabled:
+        return None
+    if redis.URL:
+        return redis.URL
+    auth = f":{quote(redis.PASSWORD, safe='')}@" if redis.PASSWORD else ""
+    return f"redis://{auth}{redis.HOST}:{redis.PORT}/{redis.DB}"
+
+
+def channel(settings: Settings) -> str:
+    return f"{settings.server.APP_NAME}:socketio".replace(" ", "_")
+
+
+def user_room(user_or_id: Any) -> str:
+    user_id = getattr(user_or_id, "id", user_or_id)
+    return f"user:{user_id}"
+
+
+def socketio_of(app: Flask | None = None) -> SocketIO:
+    """The app's Socket.IO server (one per app: Flask-SocketIO keeps state per instance)."""
+    return (app or current_app).extensions["socketio"]
+
+
+def init_realtime(app: Flask, settings: Settings) -> SocketIO:
+    queue = redis_url(settings)
+    app.config.setdefault("SOCKETIO_MAX_MESSAGE_SIZE", DEFAULT_MAX_MESSAGE)
+    socketio = SocketIO()
+    socketio.init_app(
+        app,
+        async_mode="gevent" if gevent_patched() else "threading",
+        # Use the Flask-Session session itself, not a copy taken at connect time.
+        manage_session=False,
+        message_queue=queue,
+        channel=channel(settings),
+        max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_SIZE"],
+        logger=False,
+        engineio_logger=False,
+    )
+    socketio.on_event("rpc", handle_rpc)
+    if queue:
+        log.debug("Socket.IO message queue on Redis (channel %s)", channel(settings))
+    return socketio
+
+
+def authorize_connection(auth: Any):
+    """The connecting user, after checking login and CSRF; raises ConnectionRefusedError."""
+    from flask_wtf.csrf import ValidationError, validate_csrf
+
+    from app.auth import current_user
+
+    if not current_user.is_authenticated:
+        raise ConnectionRefusedError("not logged in")
+    token = auth.get("csrf_token") if isinstance(auth, dict) else None
+    try:
+        validate_csrf(token)
+    except ValidationError as exc:
+        raise ConnectionRefusedError(f"bad CSRF token: {exc}") from None
+    join_room(user_room(current_user))
+    return current_user._get_current_object()
+
+
+def notify(user_or_room: Any, event: str, data: Any = None) -> None:
+    """Push `event` to a user (a user object or id) or a room name (str)."""
+    room = user_or_room if isinstance(user_or_room, str) else user_room(user_or_room)
+    socketio_of().emit(event, to_builtins(data), to=room, namespace="/")
+
+
+def broadcast(event: str, data: Any = None) -> None:
+    socketio_of().emit(event, to_builtins(data), namespace="/")
+
+
+class Emitter:
+    """Pushes from a process that serves no clients (a worker, a cron job)."""
+
+    def __init__(self, url: str, channel_name: str):
+        from socketio import RedisManager
+
+        self.manager = RedisManager(url, channel=channel_name, write_only=True)
+
+    def notify(self, user_or_room: Any, event: str, data: Any = None) -> None:
+        room = user_or_room if isinstance(user_or_room, str) else user_room(user_or_room)
+        self.manager.emit(event, to_builtins(data), room=room, namespace="/")
+
+    def broadcast(self, event: str, data: Any = None) -> None:
+        self.manager.emit(event, to_builtins(data), namespace="/")
+
+
+def emitter(settings: Settings) -> Emitter:
+    url = redis_url(settings)
+    if url is None:
+        raise RuntimeError("pushing from another process needs SERVICES.redis (the Socket.IO message queue)")
+    return Emitter(url, channel(settings))
+
+
+__all__ = ["Emitter", "authorize_connection", "broadcast", "emitter", "notify", "socketio_of", "user_room"]

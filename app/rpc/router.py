@@ -1,0 +1,111 @@
+"""Named requests (Fluxon's router): one mapping from a name to a view, served as
+`POST /ws/<name>` (JSON in, JSON out) and as the Socket.IO `rpc` event with an ack.
+
+    # Server/WS.py
+    from app.rpc import router
+    router(server).map({"courses.list": Controllers.RPC.SchoolViews.list_courses})
+
+    # Controllers/RPC/SchoolViews.py
+    def list_courses(request):                 # request: RpcRequest
+        query = request.parse(CourseQuery)     # 400 naming the field when it does not fit
+        return [course for course in ...]      # any JSON-able value
+
+Views need a logged-in user unless decorated with @public. A view may raise an
+HTTPException (abort(403, "...")) to answer with that status.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import msgspec
+from flask import Flask, current_app, g
+from werkzeug.exceptions import HTTPException, NotFound
+
+from app.payloads import InvalidPayload
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+ROUTER_KEY = "app.rpc"
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,99}$")
+
+
+class UnknownRequest(NotFound):
+    error_code = "unknown_request"
+
+
+@dataclass
+class RpcRequest:
+    """What a view receives: the name, the payload, the user and the session."""
+
+    name: str
+    payload: Any
+    user: Any
+    session: Any
+    transport: str  # "http" or "socket"
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def parse(self, kind: type[T]) -> T:
+        """The payload as `kind` (a msgspec Struct), or a 400 that names the field."""
+        from app.payloads import decode
+
+        return decode(msgspec.json.encode(self.payload), kind)
+
+
+def public(view: Callable) -> Callable:
+    """Let anonymous clients call this view."""
+    view.rpc_public = True
+    return view
+
+
+class Router:
+    def __init__(self) -> None:
+        self.views: dict[str, Callable[[RpcRequest], Any]] = {}
+
+    def map(self, mapping: dict[str, Callable[[RpcRequest], Any]]) -> Router:
+        for name, view in mapping.items():
+            if not NAME_PATTERN.match(name):
+                raise ValueError(f"request name {name!r} must match {NAME_PATTERN.pattern}")
+            if not callable(view):
+                raise TypeError(f"the view for {name!r} is not callable")
+            self.views[name] = view
+        return self
+
+    def view(self, name: str) -> Callable[[RpcRequest], Any]:
+        view = self.views.get(name) if isinstance(name, str) else None
+        if view is None:
+            raise UnknownRequest(f"There is no request named {name!r}.")
+        return view
+
+
+def router(app: Flask | None = None) -> Router:
+    """The app's router (created on first use)."""
+    app = app or current_app
+    return app.extensions.setdefault(ROUTER_KEY, Router())
+
+
+def dispatch(name: str, payload: Any, transport: str) -> Any:
+    """Run the named view for the current user. Raises HTTPException subclasses for 4xx."""
+    from app.auth import NotLoggedIn, current_user
+    from flask import session
+
+    view = router().view(name)
+    if not getattr(view, "rpc_public", False) and not current_user.is_authenticated:
+        raise NotLoggedIn()
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    request = RpcRequest(name, payload, user, session, transport, g.get("request_id") or uuid.uuid4().hex)
+    return view(request)
+
+
+def error_body(exc: HTTPException, request_id: str | None) -> dict[str, Any]:
+    from app.errors import error_code
+
+    body: dict[str, Any] = {"error": error_code(exc), "message": exc.description, "request_id": request_id}
+    if isinstance(exc, InvalidPayload):
+        body["field"] = exc.field
+    return body
