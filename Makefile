@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration lock clean
+.PHONY: run test test-unit test-integration test-compose lint lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,10 +29,21 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
+## Build the image, run the compose stack, test it, tear it down (needs docker compose)
+test-compose: $(STAMP)
+	$(BIN)/python -m pytest tests/compose $(PYTEST_ARGS)
+
+## Lint Python (ruff), the Dockerfile (hadolint) and shell scripts (shellcheck)
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/shellcheck docker/entrypoint.sh .ci/run
+
 ## Re-pin requirements*.lock from pyproject.toml (needs `pip install uv`)
 lock:
+	echo "setuptools>=75" | uv pip compile - --universal --python-version 3.11 --generate-hashes -q -o requirements-build.lock
 	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
-	uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+	uv pip compile pyproject.toml --extra test --extra lint --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

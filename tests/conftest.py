@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ USER_PACKAGES = ("Server", "Controllers", "Models")
 def csrf_headers(client) -> dict[str, str]:
     """The header a JSON client sends with unsafe methods, fetched as the Python client does."""
     return {"X-CSRFToken": client.get("/ws/csrf").json["csrf_token"]}
+
+
+def wait_until(predicate, timeout: float = 5.0, interval: float = 0.05):
+    """Poll `predicate` until it returns something true, or `timeout` passes; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    return predicate()
 
 
 def free_port() -> int:

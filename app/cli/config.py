@@ -14,7 +14,7 @@ from typing import Any
 import click
 import yaml
 
-from app.config import ConfigError, Settings, load_settings
+from app.cli.common import settings_or_exit
 from app.config.checks import deploy_findings
 from app.config.placeholders import escape
 from app.config.redact import redact
@@ -22,15 +22,6 @@ from app.config.redact import redact
 config_option = click.option(
     "--config", "config_file", type=click.Path(dir_okay=False), default=None,
     help="Config file (default: APP_CONFIG, else config/config.yml).")
-
-
-def _load(config_file: str | None) -> Settings:
-    try:
-        return load_settings(config_file)
-    except ConfigError as exc:
-        for line in exc.problems:
-            click.echo(f"error: {line}", err=True)
-        sys.exit(2)
 
 
 def _escaped(tree: Any) -> Any:
@@ -57,7 +48,7 @@ def config_group() -> None:
               help="Write to this file (mode 0600) instead of stdout.")
 def render(config_file: str | None, output: str | None) -> None:
     """Write the fully resolved config: every ${VAR} substituted, every default filled in."""
-    settings = _load(config_file)
+    settings = settings_or_exit(config_file)
     text = (f"# Rendered from {settings.source} by `flask config render`.\n"
             "# It holds secrets: keep it out of version control and images.\n" + _dump(_escaped(settings.to_tree())))
     if output is None:
@@ -76,7 +67,7 @@ def render(config_file: str | None, output: str | None) -> None:
 @config_option
 def show(config_file: str | None) -> None:
     """Print the effective config with secrets redacted."""
-    settings = _load(config_file)
+    settings = settings_or_exit(config_file)
     click.echo(f"# {settings.source}")
     click.echo(_dump(redact(settings.to_tree())), nl=False)
 
@@ -85,7 +76,7 @@ def show(config_file: str | None) -> None:
 @config_option
 def check(config_file: str | None) -> None:
     """Validate the config; with ENV=PROD also refuse unsafe production settings."""
-    settings = _load(config_file)
+    settings = settings_or_exit(config_file)
     findings = deploy_findings(settings)
     if settings.is_production and findings:
         for finding in findings:

@@ -12,6 +12,7 @@ from app.cli.config import config_group
 from app.cli.db import db_group
 from app.cli.realtime import realtime_group
 from app.cli.serve import serve_command
+from app.cli.wait import wait_command
 
 
 def _create_app():
@@ -25,6 +26,7 @@ cli.add_command(config_group)
 cli.add_command(serve_command)
 cli.add_command(db_group)
 cli.add_command(realtime_group)
+cli.add_command(wait_command)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from app.config import ConfigError, load_settings
+from app.cli.common import settings_or_exit
 
 
 @click.command("serve", context_settings={"ignore_unknown_options": True})
@@ -23,16 +23,11 @@ def serve_command(config_file: str | None, bind: str | None, gunicorn_args: tupl
     """
     if config_file:
         os.environ["APP_CONFIG"] = os.path.abspath(config_file)
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        for line in exc.problems:
-            click.echo(f"error: {line}", err=True)
-        sys.exit(2)
+    settings = settings_or_exit()
     os.chdir(settings.root)
     command = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
     if bind:
         command += ["--bind", bind]
     command += [*gunicorn_args, "app.wsgi:application"]
     sys.stdout.flush()
-    os.execv(sys.executable, command)
+    os.execv(sys.executable, command)  # noqa: S606 - replacing this process with gunicorn is the point

@@ -17,13 +17,26 @@ Everything on the wire is JSON.
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import requests
 import socketio
 
-from app.client.errors import (BadRequest, Conflict, Forbidden, NotLoggedIn, PayloadTooLarge, RateLimited,
-                               RequestError, ServerError, TransportError, UnknownRequest, error_for)
+from app.client.cookies import LoopbackSession
+from app.client.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotLoggedIn,
+    PayloadTooLarge,
+    RateLimited,
+    RequestError,
+    ServerError,
+    TransportError,
+    UnknownRequest,
+    error_for,
+)
 
 __all__ = ["BadRequest", "Client", "Conflict", "Forbidden", "NotLoggedIn", "PayloadTooLarge", "RateLimited",
            "RequestError", "ServerError", "TransportError", "UnknownRequest"]
@@ -35,7 +48,7 @@ class Client:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.realtime = realtime
-        self.http = requests.Session()
+        self.http = LoopbackSession()
         self.user: dict[str, Any] | None = None
         self._csrf_token: str | None = None
         self._lock = threading.RLock()  # guards the HTTP session and the login state

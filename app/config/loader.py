@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import msgspec
 import msgspec.inspect
+from flask.cli import NoAppException
 
 from app.config import schema
 from app.config.files import ConfigFileError, read_config_file
@@ -24,8 +26,12 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = Path("config") / "config.yml"
 
 
-class ConfigError(Exception):
-    """The config cannot be used. `problems` holds one line per problem."""
+class ConfigError(NoAppException):
+    """The config cannot be used. `problems` holds one line per problem.
+
+    A NoAppException, so that `flask <command>` reports it as one clear error
+    (the list of problems) instead of a traceback.
+    """
 
     def __init__(self, problems: list[str]):
         self.problems = problems

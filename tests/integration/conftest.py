@@ -178,7 +178,7 @@ class PrivateServer:
                     "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.directory)]
         return ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "16", "-u", "nobody"]
 
-    def start(self) -> "PrivateServer":
+    def start(self) -> PrivateServer:
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

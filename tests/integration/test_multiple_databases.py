@@ -118,7 +118,8 @@ def test_the_database_itself_refuses_writes_that_bypass_the_guard(two_databases)
 def test_shell_preloads_the_app_sessions_and_models(two_databases):
     _, config, _ = two_databases
     code = ("names = dir()\n"
-            "print(sorted(name for name in ('db', 'session', 'engines', 'User', 'Course', 'Report') if name in names))\n")
+            "wanted = ('db', 'session', 'engines', 'User', 'Course', 'Report')\n"
+            "print(sorted(name for name in wanted if name in names))\n")
     result = subprocess.run([sys.executable, "-m", "app", "shell"], input=code, text=True, capture_output=True,
                             cwd=REPO_ROOT, timeout=60,
                             env={**__import__("os").environ, "APP_CONFIG": str(config),

@@ -17,18 +17,9 @@ import socketio
 from app.client import BadRequest, Client, Forbidden, NotLoggedIn, TransportError, UnknownRequest
 from app.config import load_settings
 from app.realtime import emitter
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, wait_until
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(predicate, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 def teacher(url: str, name: str) -> Client:

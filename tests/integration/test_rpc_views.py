@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -41,7 +41,7 @@ def app(tmp_path, shipped_project):
     def types(request):
         return {"point": Point(1, date(2026, 1, 2)), "money": Decimal("12.50"),
                 "id": UUID("12345678-1234-5678-1234-567812345678"),
-                "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc), "model": WithToDict(), "tags": {"b", "a"}}
+                "at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "model": WithToDict(), "tags": {"b", "a"}}
 
     router(app).map({"explode": explode, "types": types})
     return app

@@ -9,6 +9,7 @@ import requests
 
 from app import create_app
 from app.cache import cache
+from tests.conftest import wait_until
 from tests.integration.school import school_config
 
 pytestmark = pytest.mark.integration
@@ -21,16 +22,6 @@ def sign_up(server, username: str) -> requests.Session:
                            json={"username": username, "password": "a long password", "email": "o@x.io"})
     assert response.status_code == 201, response.text
     return client
-
-
-def wait_for(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    return predicate()
 
 
 @pytest.mark.parametrize("kind", ["redis", "memcached"])
@@ -58,7 +49,7 @@ def test_store_down_gives_503_and_service_returns_by_itself(live_server, private
 
     store.start()
     came_back_at = time.monotonic()
-    status = wait_for(lambda: (code := client.get(server.url + "/ws/me", timeout=10).status_code) != 503 and code,
+    status = wait_until(lambda: (code := client.get(server.url + "/ws/me", timeout=10).status_code) != 503 and code,
                       timeout=5)
     assert status, "still 503 five seconds after the store came back"
     assert time.monotonic() - came_back_at < 5

@@ -52,3 +52,27 @@ def test_file_cache_serializer_writes_msgpack_not_pickle():
     MsgpackFileSerializer().dump({"k": [1, "x"]}, buffer)
     assert msgspec.msgpack.decode(buffer.getvalue()) == {"k": [1, "x"]}
     assert MsgpackFileSerializer().load(io.BytesIO(pickle.dumps(Boom()))) is None
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("127.0.0.1:4200", True), ("localhost:8080", True), ("app.localhost", True),
+    ("[::1]:4200", True), ("10.0.0.1", False), ("example.org", False), ("localhost.example.org", False),
+])
+def test_loopback_hosts(host, loopback):
+    from app.client.cookies import is_loopback
+
+    assert is_loopback(host) is loopback
+
+
+def test_secure_cookies_go_to_loopback_over_http_but_not_elsewhere():
+    from app.client.cookies import LoopbackSession
+
+    session = LoopbackSession()
+    for domain in ("127.0.0.1", "example.org"):
+        session.cookies.set("session", f"sid-{domain}", domain=domain, secure=True)
+    loopback = session.prepare_request(__import__("requests").Request("GET", "http://127.0.0.1:4200/x"))
+    remote = session.prepare_request(__import__("requests").Request("GET", "http://example.org/x"))
+    secure_remote = session.prepare_request(__import__("requests").Request("GET", "https://example.org/x"))
+    assert loopback.headers.get("Cookie") == "session=sid-127.0.0.1"
+    assert "Cookie" not in remote.headers
+    assert secure_remote.headers.get("Cookie") == "session=sid-example.org"
