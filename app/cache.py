@@ -11,7 +11,8 @@ get_or_set() computes the value, so a request never fails because of it.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 from flask import current_app

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ from Models.Persistent.school import Course, Enrollment, Student
 
 @public
 def ping(request: RpcRequest) -> dict[str, Any]:
-    return {"pong": True, "server_time": datetime.now(timezone.utc), "echo": request.payload}
+    return {"pong": True, "server_time": datetime.now(UTC), "echo": request.payload}
 
 
 def whoami(request: RpcRequest) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def _summary() -> dict[str, Any]:
     enrolments = db.session.scalar(select(func.count()).select_from(Enrollment))
     per_course = (Decimal(enrolments) / courses).quantize(Decimal("0.01")) if courses else Decimal("0.00")
     summary = Summary(courses, db.session.scalar(select(func.count()).select_from(Student)), per_course,
-                      datetime.now(timezone.utc), uuid.uuid4())
+                      datetime.now(UTC), uuid.uuid4())
     return msgspec.to_builtins(summary)
 
 

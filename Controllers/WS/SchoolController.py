@@ -21,8 +21,15 @@ from app.auth import current_user, login_required
 from app.db import db
 from app.payloads import json_body, query_args
 from Controllers import school
-from Models.Forms.school import CourseBulkChange, CourseChange, CourseIn, CourseQuery, EnrollmentIn, StudentIn, \
-    TeacherIn
+from Models.Forms.school import (
+    CourseBulkChange,
+    CourseChange,
+    CourseIn,
+    CourseQuery,
+    EnrollmentIn,
+    StudentIn,
+    TeacherIn,
+)
 from Models.Persistent.school import Course, Student, Teacher
 
 

@@ -18,7 +18,8 @@ class SignupForm(FlaskForm):
         DataRequired(), Length(3, 100),
         Regexp(USERNAME_PATTERN, message="Use letters, digits, dots, dashes or underscores.")])
     email = EmailField("Email", validators=[
-        DataRequired(), Length(max=130), Regexp(EMAIL_PATTERN, message="Enter an email address like name@example.org.")])
+        DataRequired(), Length(max=130),
+        Regexp(EMAIL_PATTERN, message="Enter an email address like name@example.org.")])
     password = PasswordField("Password", validators=[DataRequired(), Length(8, 256)])
     confirm = PasswordField("Repeat the password", validators=[
         DataRequired(), EqualTo("password", message="The two passwords differ.")])

@@ -28,7 +28,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Bind(_Section):
-    ADDRESS: str = "0.0.0.0"
+    ADDRESS: str = "0.0.0.0"  # noqa: S104 - the seed's default; a container must listen beyond loopback
     PORT: Port = 4200
 
 

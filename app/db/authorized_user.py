@@ -9,7 +9,7 @@ A models module mixes it into its own user model (Fluxon's
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import DateTime, String
@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AuthorizedUser(UserMixin):

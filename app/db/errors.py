@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+
 from flask import Flask, current_app
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DataError, IntegrityError

@@ -12,8 +12,8 @@ import fcntl
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import Engine, text
 

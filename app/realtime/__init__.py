@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flask import Flask, current_app
+
 # Flask-SocketIO's ConnectionRefusedError (not the builtin OSError) carries its reason to the client.
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 

@@ -1,5 +1,5 @@
 """Named requests, served over HTTP and Socket.IO (see router.py)."""
 
-from app.rpc.router import RpcRequest, Router, public, router
+from app.rpc.router import Router, RpcRequest, public, router
 
 __all__ = ["RpcRequest", "Router", "public", "router"]

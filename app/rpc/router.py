@@ -19,8 +19,9 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from flask import Flask, current_app, g
@@ -91,8 +92,9 @@ def router(app: Flask | None = None) -> Router:
 
 def dispatch(name: str, payload: Any, transport: str) -> Any:
     """Run the named view for the current user. Raises HTTPException subclasses for 4xx."""
-    from app.auth import NotLoggedIn, current_user
     from flask import session
+
+    from app.auth import NotLoggedIn, current_user
 
     view = router().view(name)
     if not getattr(view, "rpc_public", False) and not current_user.is_authenticated:

@@ -7,8 +7,13 @@ from typing import Any
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface
 
-from app.sessions.outage import STORE_ERRORS, SessionStoreUnavailable, ThrottledLog, UnavailableSession, \
-    mark_unavailable
+from app.sessions.outage import (
+    STORE_ERRORS,
+    SessionStoreUnavailable,
+    ThrottledLog,
+    UnavailableSession,
+    mark_unavailable,
+)
 
 
 class ResilientSessionInterface(SessionInterface):

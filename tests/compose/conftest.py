@@ -1,0 +1,100 @@
+"""The compose stack, built and started once for this suite, always torn down.
+
+Needs `docker compose` (on our machines: ../shared/container-lab/setup). If it
+is missing the suite fails, with the reason; it never skips.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.conftest import REPO_ROOT
+
+APP_URL = "http://127.0.0.1:4200"
+PROXY_URL = "http://127.0.0.1:8080"
+
+
+@dataclass
+class Stack:
+    project: str
+    env: dict[str, str]
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600,
+                env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=REPO_ROOT,
+                                env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+                                input=stdin)
+        if check and result.returncode != 0:
+            pytest.fail(f"docker compose {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n"
+                        f"{result.stderr}", pytrace=False)
+        return result
+
+    def exec(self, service: str, *command: str, index: int = 1, stdin: str | None = None) -> str:
+        return self.compose("exec", "-T", "--index", str(index), service, *command, stdin=stdin).stdout
+
+    def mysql(self, sql: str) -> str:
+        return self.exec("mysql", "mysql", "-N", "-u", self.env["MYSQL_USER"], f"-p{self.env['MYSQL_PASSWORD']}",
+                         self.env["MYSQL_DATABASE"], "-e", sql)
+
+    def redis(self, *command: str) -> str:
+        return self.exec("redis", "redis-cli", "-a", self.env["REDIS_PASSWORD"], "--no-auth-warning", *command)
+
+
+def _docker_environment() -> dict[str, str]:
+    environ = dict(os.environ)
+    environ.setdefault("DOCKER_HOST", "unix:///run/podman/podman.sock" if os.path.exists(
+        "/run/podman/podman.sock") else "unix:///var/run/docker.sock")
+    if shutil.which("docker") is None:
+        pytest.fail("`docker` is not installed; run ../shared/container-lab/setup (or install Docker)",
+                    pytrace=False)
+    probe = subprocess.run(["docker", "compose", "version"], env=environ, capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.fail(f"`docker compose` does not work: {probe.stderr.strip()}", pytrace=False)
+    return environ
+
+
+def wait_for_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout}s", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    env = _docker_environment()
+    env.update(
+        # The secrets a user puts in .env; fresh for every run.
+        APP_KEY=secrets.token_urlsafe(48),
+        MYSQL_ROOT_PASSWORD=secrets.token_urlsafe(16),
+        MYSQL_PASSWORD=secrets.token_urlsafe(16),
+        REDIS_PASSWORD=secrets.token_urlsafe(16),
+        MYSQL_DATABASE="app",
+        MYSQL_USER="app",
+        APP_NAME=f"ci{uuid.uuid4().hex[:6]}",
+    )
+    env.pop("APP_PORT", None)
+    stack = Stack(f"tmplci{uuid.uuid4().hex[:6]}", env)
+    try:
+        stack.compose("up", "-d", "--build", "--wait", timeout=900)
+        wait_for_http(APP_URL + "/healthz")
+        yield stack
+    finally:
+        logs = stack.compose("logs", "--no-color", check=False, timeout=120)
+        (REPO_ROOT / "instance").mkdir(exist_ok=True)
+        (REPO_ROOT / "instance" / "compose-test.log").write_text(logs.stdout + logs.stderr)
+        stack.compose("--profile", "scale", "down", "-v", "--remove-orphans", check=False, timeout=300)

@@ -1,0 +1,129 @@
+"""The stack a template user runs: `docker compose up`, then the app at 127.0.0.1:4200."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+import requests
+
+from app.client import Client
+from app.client.cookies import LoopbackSession
+from tests.compose.conftest import APP_URL, PROXY_URL, wait_for_http
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.compose
+
+
+def account(url: str, name: str, role: str) -> Client:
+    client = Client(url)
+    client.signup(name, "a long password", f"{name}@school.test")
+    if role == "teacher":
+        client._http("POST", "/ws/teachers", {"name": name.title(), "department": "Maths"})
+    else:
+        client._http("POST", "/ws/students", {"name": name.title(), "birth_date": "2011-02-03"})
+    return client
+
+
+def test_health_and_every_dependency_is_ready(stack):
+    assert requests.get(APP_URL + "/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(APP_URL + "/readyz", timeout=10).json()
+    assert ready["status"] == "ready"
+    assert set(ready["checks"]) == {"database:main", "redis", "memcached"}
+
+
+def test_home_page_and_security_defaults(stack):
+    response = requests.get(APP_URL + "/", timeout=5)
+    assert response.status_code == 200 and "is running" in response.text
+    cookie = requests.get(APP_URL + "/ws/csrf", timeout=5).headers["Set-Cookie"]
+    # ENV is PROD in the stack: the session cookie is Secure.
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_login_flow_with_the_session_in_redis(stack):
+    # A browser sends the Secure session cookie to 127.0.0.1 over http; so does this session.
+    browser = LoopbackSession()
+    token = browser.get(APP_URL + "/ws/csrf", timeout=5).json()["csrf_token"]
+    signup = browser.post(APP_URL + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10,
+                          json={"username": "composer", "password": "a long password", "email": "c@x.io"})
+    assert signup.status_code == 201
+    sid = browser.cookies.get("session")
+    assert browser.get(APP_URL + "/ws/me", timeout=5).json()["username"] == "composer"
+    assert stack.redis("EXISTS", f"{stack.env['APP_NAME']}:session:{sid}").strip() == "1"
+
+
+def test_writes_land_in_mysql_and_migrations_are_current(stack):
+    ada = account(APP_URL, "ada", "teacher")
+    course = ada.send_request("courses.create", {"course_name": "Databases", "course_code": "DB101"})
+    assert "DB101" in stack.mysql(f"SELECT course_code FROM courses WHERE id = {course['id']}")
+    current = stack.compose("run", "--rm", "--no-deps", "app", "flask", "db", "current")
+    assert "0001 (head)" in current.stdout + current.stderr
+    ada.close()
+
+
+def test_socketio_push_between_two_users(stack):
+    teacher, student = account(APP_URL, "tess", "teacher"), account(APP_URL, "stu", "student")
+    pushes = []
+    teacher.on("enrolled", pushes.append)
+    course = teacher.send_request("courses.create", {"course_name": "Sockets", "course_code": "SOCK"})
+    student.send_request("courses.enroll", {"course_id": course["id"]})
+    assert wait_until(lambda: pushes, timeout=15)
+    assert pushes[0]["message"] == "Stu enrolled in your course Sockets."
+    teacher.close()
+    student.close()
+
+
+def test_entrypoint_steps_run_alone_and_refuse_a_weak_key(stack):
+    migrate = stack.compose("run", "--rm", "app", "migrate")
+    assert "applying database migrations" in migrate.stderr
+    weak = stack.compose("run", "--rm", "--no-deps", "-e", "APP_KEY=short", "app", "render", check=False)
+    assert weak.returncode != 0
+    assert "SERVER_ENV.APP_KEY: is 5 characters long" in weak.stdout + weak.stderr
+
+
+def test_sigterm_stops_the_app_gracefully(stack):
+    stack.compose("stop", "-t", "20", "app")
+    exit_code = stack.compose("ps", "-a", "-q", "app").stdout.split()
+    logs = stack.compose("logs", "--no-color", "app").stdout
+    assert "Handling signal: term" in logs and "Shutting down: Master" in logs
+    assert exit_code  # the container still exists, stopped
+    stack.compose("up", "-d", "--wait", "app")
+    wait_for_http(APP_URL + "/healthz")
+
+
+IN_CONTAINER_CLIENT = textwrap.dedent("""
+    import json, sys
+    from app.client import Client
+    client = Client("http://127.0.0.1:4200")
+    user = client.login(sys.argv[1], "a long password")
+    client.send_request("courses.enroll", {"course_id": int(sys.argv[2])})
+    print(json.dumps({"cookie": client.http.cookies.get("session"), "user": user["username"]}))
+    client.close()
+""")
+
+
+def test_scale_profile_events_and_sessions_cross_replicas(stack):
+    replicas = 2
+    stack.compose("--profile", "scale", "up", "-d", "--scale", f"app={replicas}", "--wait", timeout=600,
+                  env={"APP_PORT": ""})
+    wait_for_http(PROXY_URL + "/healthz")
+    teacher = account(PROXY_URL, "scaler", "teacher")  # on whichever replica the proxy picks
+    pushes = []
+    teacher.on("enrolled", pushes.append)
+    course = teacher.send_request("courses.create", {"course_name": "Scaling", "course_code": "SCALE"})
+
+    for index in range(1, replicas + 1):
+        name = f"replica{index}"
+        account(PROXY_URL, name, "student").close()
+        # A client inside replica `index`, talking to that replica's own gunicorn.
+        output = stack.exec("app", "python", "-", name, str(course["id"]), index=index, stdin=IN_CONTAINER_CLIENT)
+        result = json.loads(output.strip().splitlines()[-1])
+        # Its session, made on that replica, is valid through the proxy (any replica).
+        me = requests.get(PROXY_URL + "/ws/me", cookies={"session": result["cookie"]}, timeout=10)
+        assert me.status_code == 200 and me.json()["username"] == name
+        assert wait_until(lambda: len(pushes) == index, timeout=15), f"no push from replica {index}"
+    assert sorted(push["student"]["name"] for push in pushes) == ["Replica1", "Replica2"]
+    hosts = {stack.exec("app", "hostname", index=index).strip() for index in range(1, replicas + 1)}
+    assert len(hosts) == replicas  # really different containers
+    teacher.close()
