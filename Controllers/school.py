@@ -6,12 +6,38 @@ Each acts for the signed-in user and raises HTTP errors a client understands.
 from __future__ import annotations
 
 from sqlalchemy import insert, select
-from werkzeug.exceptions import Forbidden
+from werkzeug.exceptions import Conflict, Forbidden
 
 from app.db import db
 from app.realtime import notify
 from Models.Forms.school import CourseQuery
-from Models.Persistent.school import Course, Enrollment
+from Models.Persistent.school import Course, Enrollment, Student, Teacher
+
+
+def create_teacher(user, name: str, department: str) -> None:
+    """The user's teacher profile (one at most)."""
+    if user.teacher is not None:
+        raise Conflict("You already have a teacher profile.")
+    db.session.execute(insert(Teacher).values(user_id=user.id, name=name, department=department))
+    db.session.commit()
+
+
+def create_student(user, name: str, birth_date) -> None:
+    """The user's student profile (one at most)."""
+    if user.student is not None:
+        raise Conflict("You already have a student profile.")
+    db.session.execute(insert(Student).values(user_id=user.id, name=name, birth_date=birth_date))
+    db.session.commit()
+
+
+def course_code_taken(code: str) -> bool:
+    return db.session.scalar(select(Course.id).where(Course.course_code == code)) is not None
+
+
+def open_courses(user) -> list[Course]:
+    """Courses the student has not enrolled in yet."""
+    taken = select(Enrollment.course_id).where(Enrollment.student_id == user.id)
+    return list(db.session.scalars(select(Course).where(Course.id.not_in(taken)).order_by(Course.course_name)))
 
 
 def require_teacher(user) -> int:

@@ -12,10 +12,8 @@ answers 409 naming the field, so a request writes everything or nothing.
 
 from __future__ import annotations
 
-import msgspec
 from flask import abort, jsonify
-from sqlalchemy import delete, insert, or_, update
-from werkzeug.exceptions import Conflict
+from sqlalchemy import delete, or_, update
 
 from app.auth import current_user, login_required
 from app.db import db
@@ -30,7 +28,7 @@ from Models.Forms.school import (
     StudentIn,
     TeacherIn,
 )
-from Models.Persistent.school import Course, Student, Teacher
+from Models.Persistent.school import Course
 
 
 def _created(record_id: int):
@@ -41,24 +39,18 @@ def _teacher_id() -> int:
     return school.require_teacher(current_user)
 
 
-def _create_profile(model, payload_type, existing):
-    """The signed-in user's teacher or student profile (one of each at most)."""
-    payload = json_body(payload_type)
-    if existing is not None:
-        raise Conflict(f"You already have a {model.__tablename__[:-1]} profile.")
-    db.session.execute(insert(model).values(user_id=current_user.id, **msgspec.structs.asdict(payload)))
-    db.session.commit()
+@login_required
+def create_teacher():
+    payload = json_body(TeacherIn)
+    school.create_teacher(current_user, payload.name, payload.department)
     return _created(current_user.id)
 
 
 @login_required
-def create_teacher():
-    return _create_profile(Teacher, TeacherIn, current_user.teacher)
-
-
-@login_required
 def create_student():
-    return _create_profile(Student, StudentIn, current_user.student)
+    payload = json_body(StudentIn)
+    school.create_student(current_user, payload.name, payload.birth_date)
+    return _created(current_user.id)
 
 
 @login_required

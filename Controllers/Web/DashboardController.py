@@ -1,8 +1,79 @@
-from flask import render_template
+"""The dashboard: profiles, a teacher's courses with their enrolments, a student's
+courses, forms to create and enrol, and a live panel fed by Socket.IO pushes."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
 
 from app.auth import current_user, login_required
+from Controllers import school
+from Models.Forms.dashboard import CourseForm, EnrollForm, StudentForm, TeacherForm
+
+
+def _page(status: int = 200, **forms):
+    user = current_user
+    enroll = forms.get("enroll_form") or EnrollForm(prefix="enroll")
+    if user.student is not None:
+        enroll.course_id.choices = [(0, "Choose a course…")] + [
+            (course.id, f"{course.course_name} ({course.course_code}) with {course.teacher.name}")
+            for course in school.open_courses(user)]
+    return render_template(
+        "dashboard.html",
+        user=user,
+        teacher_form=forms.get("teacher_form") or TeacherForm(prefix="teacher"),
+        student_form=forms.get("student_form") or StudentForm(prefix="student"),
+        course_form=forms.get("course_form") or CourseForm(prefix="course"),
+        enroll_form=enroll,
+    ), status
 
 
 @login_required
 def dashboard():
-    return render_template("dashboard.html", user=current_user)
+    return _page()
+
+
+def _create_profile(form_class, prefix: str, create, message: str):
+    """Validate a profile form, create the profile, come back to the dashboard."""
+    form = form_class(prefix=prefix)
+    if not form.validate_on_submit():
+        return _page(400, **{f"{prefix}_form": form})
+    create(form)
+    flash(message, "success")
+    return redirect(url_for("dashboard"))
+
+
+@login_required
+def become_teacher():
+    return _create_profile(TeacherForm, "teacher", lambda form: school.create_teacher(
+        current_user, form.name.data, form.department.data), "You can now create courses.")
+
+
+@login_required
+def become_student():
+    return _create_profile(StudentForm, "student", lambda form: school.create_student(
+        current_user, form.name.data, form.birth_date.data), "You can now enrol in courses.")
+
+
+@login_required
+def create_course():
+    form = CourseForm(prefix="course")
+    valid = form.validate_on_submit()
+    if valid and school.course_code_taken(form.course_code.data):
+        form.course_code.errors.append("Another course already has this code.")
+        valid = False
+    if not valid:
+        return _page(400, course_form=form)
+    school.create_course(current_user, form.course_name.data, form.course_code.data)
+    flash(f"Course {form.course_name.data} created.", "success")
+    return redirect(url_for("dashboard"))
+
+
+@login_required
+def enroll():
+    form = EnrollForm(prefix="enroll")
+    form.course_id.choices = [(0, "")] + [(course.id, "") for course in school.open_courses(current_user)]
+    if not form.validate_on_submit():
+        return _page(400, enroll_form=form)
+    enrollment = school.enroll(current_user, form.course_id.data)
+    flash(f"You are enrolled in {enrollment.course.course_name}.", "success")
+    return redirect(url_for("dashboard"))

@@ -11,8 +11,10 @@ from typing import Annotated
 
 import msgspec
 
+CODE_PATTERN = r"^[A-Za-z0-9_-]+$"
+
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=r"^[A-Za-z0-9_-]+$")]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=CODE_PATTERN)]
 Id = Annotated[int, msgspec.Meta(ge=1)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
