@@ -125,9 +125,11 @@ def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
         if server.process.poll() is not None:
             pytest.fail(f"server exited with {server.process.returncode}:\n{server.log()}", pytrace=False)
         try:
-            if requests.get(server.url + "/healthz", timeout=1).status_code == 200:
+            if requests.get(server.url + "/healthz", timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # Refused before the master listens; a read timeout while the worker boots
+            # (gunicorn's master accepts connections before its worker is ready).
             time.sleep(0.1)
     pytest.fail(f"server did not answer on {server.url} within {timeout}s:\n{server.log()}", pytrace=False)
 
