@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-compose lint lock clean
+.PHONY: run test test-unit test-integration test-compose lint bench lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test-integration: $(STAMP)
 test-compose: $(STAMP)
 	$(BIN)/python -m pytest tests/compose $(PYTEST_ARGS)
 
+## Measure the template against bare Flask (needs wrk, MariaDB and Redis on 127.0.0.1)
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 ## Lint Python (ruff), the Dockerfile (hadolint) and shell scripts (shellcheck)
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,7 +47,7 @@ lint: $(STAMP)
 lock:
 	echo "setuptools>=75" | uv pip compile - --universal --python-version 3.11 --generate-hashes -q -o requirements-build.lock
 	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
-	uv pip compile pyproject.toml --extra test --extra lint --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+	uv pip compile pyproject.toml --extra test --extra lint --extra bench --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

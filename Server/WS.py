@@ -24,6 +24,7 @@ class Route(object):
             ("/ws/courses", school.create_course, ["POST"]),
             ("/ws/courses", school.update_courses, ["PATCH"]),
             ("/ws/courses/<int:course_id>", school.get_course, ["GET"]),
+            ("/ws/catalog/<course_code>", school.catalog_entry, ["GET"]),
             ("/ws/courses/<int:course_id>", school.update_course, ["PATCH"]),
             ("/ws/courses/<int:course_id>", school.delete_course, ["DELETE"]),
             ("/ws/enrollments", school.enroll, ["POST"]),

@@ -16,6 +16,7 @@ from app.db.errors import register_database_error_handlers
 from app.devkey import dev_app_key
 from app.errors import register_default_error_handlers
 from app.health import health
+from app.json_provider import MsgspecJSONProvider
 from app.logs import configure_logging, register_request_logging
 from app.realtime import init_realtime, socketio_of
 from app.rpc.http import init_rpc_http
@@ -30,13 +31,19 @@ FLASK_DEFAULTS = {
 }
 
 
+class App(Flask):
+    """Flask with JSON encoded by msgspec."""
+
+    json_provider_class = MsgspecJSONProvider
+
+
 def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     """Build the app from a config file (default: APP_CONFIG, else config/config.yml)."""
     settings = load_settings(config_path)
     # Handlers go up first so the steps below, and the user's modules, can log.
     configure_logging(settings)
     add_project_to_path(settings)
-    app = Flask(
+    app = App(
         "app",
         root_path=str(settings.root),
         static_folder=str(settings.path(settings.server.STATIC_PATH)),

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytest_plugins = ["tests.live"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 USER_PACKAGES = ("Server", "Controllers", "Models")

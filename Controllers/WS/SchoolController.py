@@ -13,7 +13,7 @@ answers 409 naming the field, so a request writes everything or nothing.
 from __future__ import annotations
 
 from flask import abort, jsonify
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, or_, select, update
 
 from app.auth import current_user, login_required
 from app.db import db
@@ -62,6 +62,14 @@ def create_course():
 @login_required
 def list_courses():
     return jsonify([course.to_dict() for course in school.find_courses(query_args(CourseQuery))])
+
+
+def catalog_entry(course_code: str):
+    """Public: one course by its code (what a course catalog page would show)."""
+    course = db.session.scalar(select(Course).where(Course.course_code == course_code))
+    if course is None:
+        abort(404, f"There is no course {course_code}.")
+    return jsonify(course.to_dict())
 
 
 @login_required

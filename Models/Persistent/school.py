@@ -23,8 +23,12 @@ class Base(DeclarativeBase):
 class User(AuthorizedUser, Base):
     __tablename__ = "users"
 
-    teacher: Mapped[Teacher | None] = relationship(back_populates="user", passive_deletes=True)
-    student: Mapped[Student | None] = relationship(back_populates="user", passive_deletes=True)
+    # Joined: most pages that load a user ask whether they teach or study. Children
+    # go with their parent in the ORM as in the database (ON DELETE CASCADE).
+    teacher: Mapped[Teacher | None] = relationship(back_populates="user", lazy="joined",
+                                                   cascade="all, delete-orphan", passive_deletes=True)
+    student: Mapped[Student | None] = relationship(back_populates="user", lazy="joined",
+                                                   cascade="all, delete-orphan", passive_deletes=True)
 
 
 class Teacher(Base):
@@ -35,7 +39,8 @@ class Teacher(Base):
     department: Mapped[str] = mapped_column(String(50))
 
     user: Mapped[User] = relationship(back_populates="teacher")
-    courses: Mapped[list[Course]] = relationship(back_populates="teacher", passive_deletes=True)
+    courses: Mapped[list[Course]] = relationship(back_populates="teacher", cascade="all, delete-orphan",
+                                                 passive_deletes=True)
 
     def to_dict(self) -> dict[str, object]:
         return {"user_id": self.user_id, "name": self.name, "department": self.department}
@@ -50,7 +55,8 @@ class Course(Base):
     teacher_id: Mapped[int] = mapped_column(ForeignKey("teachers.user_id", ondelete="CASCADE"), index=True)
 
     teacher: Mapped[Teacher] = relationship(back_populates="courses")
-    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course", passive_deletes=True)
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="course", cascade="all, delete-orphan",
+                                                         passive_deletes=True)
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "course_name": self.course_name, "course_code": self.course_code,
@@ -65,7 +71,8 @@ class Student(Base):
     birth_date: Mapped[date] = mapped_column(Date)
 
     user: Mapped[User] = relationship(back_populates="student")
-    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="student", passive_deletes=True)
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="student", cascade="all, delete-orphan",
+                                                         passive_deletes=True)
     # Fluxon's ManyToManyField(through='Enrollment'): read through the enrolments.
     courses: Mapped[list[Course]] = relationship(secondary="enrollments", viewonly=True, order_by="Course.id")
 

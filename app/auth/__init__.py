@@ -20,6 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.auth.limits import init_limits, login_rate_limit
 from app.auth.redirects import safe_next
+from app.auth.session_user import SessionUser
 from app.db.authorized_user import AuthorizedUser
 from app.errors import render_error, wants_json
 from app.sessions import rotate_session
@@ -77,10 +78,15 @@ def authenticate(username: str, password: str):
     return user if user.check_password(password) else None
 
 
+USERNAME_KEY = "_username"
+
+
 def login(user) -> None:
     """Bind the session to `user` under a new session id (no fixation)."""
     session.clear()
     login_user(user)
+    # Kept so that pages showing only the username need no query (SessionUser).
+    session[USERNAME_KEY] = user.username
     session.permanent = True
     rotate_session()
 
@@ -116,14 +122,19 @@ def init_auth(app: Flask, settings: Settings) -> None:
     app.register_blueprint(csrf_blueprint)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
+    def load_record(user_id: int):
         from app.db import db
 
-        model = app.extensions[USER_MODEL_KEY]
-        if model is None or not user_id.isdigit():
+        return db.session.get(app.extensions[USER_MODEL_KEY], user_id)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        if app.extensions[USER_MODEL_KEY] is None or not user_id.isdigit():
             return None
-        return db.session.get(model, int(user_id))
+        username = session.get(USERNAME_KEY)
+        if isinstance(username, str):
+            return SessionUser(int(user_id), username, load_record)
+        return load_record(int(user_id))
 
     @login_manager.unauthorized_handler
     def unauthorized():

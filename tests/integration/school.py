@@ -9,7 +9,7 @@ from click.testing import Result
 
 from app.cli.db import db_group
 from tests.conftest import merge
-from tests.integration.conftest import mariadb_entry
+from tests.live import mariadb_entry
 
 
 def school_config(tmp: Path, backend: str, mariadb=None, database: str | None = None, **sections) -> Path:

@@ -14,8 +14,8 @@ from sqlalchemy import insert, inspect, select, text
 from app import create_app
 from app.db import ReadOnlyDatabaseError, db
 from tests.conftest import REPO_ROOT
-from tests.integration.conftest import mariadb_entry
 from tests.integration.school import ApiClient, run_db
+from tests.live import mariadb_entry
 
 pytestmark = pytest.mark.integration
 

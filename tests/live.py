@@ -1,4 +1,5 @@
-"""Integration fixtures: real servers on 127.0.0.1, started or required.
+"""Fixtures for tests against real servers on 127.0.0.1, started or required
+(a pytest plugin, registered by tests/conftest.py).
 
 A service the suite needs and cannot reach fails the test with the reason; it
 is never skipped, so a CI run without MariaDB, Redis or memcached is red.

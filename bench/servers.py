@@ -1,0 +1,94 @@
+"""Starting the servers under test: each a gunicorn with one gevent worker on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pid(self) -> int:
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        return int(children[0])
+
+    def worker_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.worker_pid()}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _wait(server: Server, path: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"{server.name} exited:\n{server.log.read_text()}")
+        try:
+            if requests.get(server.url + path, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise RuntimeError(f"{server.name} did not start:\n{server.log.read_text()}")
+
+
+# The same gunicorn settings for both: gevent, one worker, as the template's default.
+GUNICORN = ["--worker-class", "gevent", "--workers", "1", "--worker-connections", "1000",
+            "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket"]
+
+
+def start_bare(workdir: Path, env: dict[str, str]) -> Server:
+    port = free_port()
+    log = workdir / "bare.log"
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}",
+                                "bench.bare_app:app"], cwd=ROOT, env={**os.environ, **env},
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server("bare", process, port, log)
+    _wait(server, "/json")
+    return server
+
+
+def start_template(workdir: Path, config: Path) -> Server:
+    port = free_port()
+    log = workdir / "template.log"
+    env = {**os.environ, "APP_CONFIG": str(config)}
+    subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"], cwd=ROOT,
+                               env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server("template", process, port, log)
+    _wait(server, "/healthz")
+    return server
