@@ -1,9 +1,11 @@
-"""Response hooks registered by Server/Middleware.py."""
+"""Response hooks registered by Server/Middleware.py.
+
+Security headers (CSP, nosniff, frame and referrer policies, HSTS) are set by
+the framework; this is where headers of your own go.
+"""
 
 
 def default_headers(response):
-    # Browsers must not guess content types or frame these pages elsewhere.
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    # An example: pages differ per signed-in user, so shared caches must key on the cookie.
+    response.vary.add("Cookie")
     return response

@@ -20,6 +20,7 @@ from app.json_provider import MsgspecJSONProvider
 from app.logs import configure_logging, register_request_logging
 from app.realtime import init_realtime, socketio_of
 from app.rpc.http import init_rpc_http
+from app.security import register_security
 from app.server_modules import load_server_modules
 from app.sessions import init_sessions
 
@@ -53,6 +54,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     register_settings(app, settings)
     register_extensions(app, settings)
     register_server_modules(app, settings)
+    register_security_headers(app, settings)
     register_error_handlers(app)
     register_logging(app)
     return app
@@ -95,6 +97,10 @@ def add_project_to_path(settings: Settings) -> None:
 
 def register_server_modules(app: Flask, settings: Settings) -> None:
     load_server_modules(app, socketio_of(app))
+
+
+def register_security_headers(app: Flask, settings: Settings) -> None:
+    register_security(app, settings.server.TRUSTED_PROXIES)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -47,8 +47,11 @@ def decode(data: bytes | str, kind: type[T]) -> T:
             field = f"{field}.{key}" if field else key
             reason = "is required" if "missing" in reason else "is not an accepted field"
         raise InvalidPayload(reason, field) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         raise InvalidPayload(f"the body is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InvalidPayload("the body is nested too deeply") from None
 
 
 def json_body(kind: type[T]) -> T:

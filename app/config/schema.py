@@ -56,6 +56,8 @@ class ServerEnv(_Section):
     STATIC_PATH: str = "static"
     TEMPLATE_PATH: str = "template"
     INSTANCE_PATH: str = "instance"
+    # Proxies in front whose X-Forwarded-* headers are believed (0: none).
+    TRUSTED_PROXIES: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
     SESSION: SessionBackend = "filesystem"
     CACHE: CacheBackend = "filesystem"
     LOG: Log = msgspec.field(default_factory=Log)

@@ -36,8 +36,10 @@ def call(name: str):
     body = request.get_data(cache=True)
     try:
         payload = msgspec.json.decode(body) if body else None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # invalid UTF-8 is the latter
         raise BadRequest(f"The body is not valid JSON ({exc}).") from None
+    except RecursionError:
+        raise BadRequest("The body is nested too deeply.") from None
     result = dispatch(name, payload, "http")
     return Response(to_json(result), mimetype="application/json")
 

@@ -127,3 +127,14 @@ def test_scale_profile_events_and_sessions_cross_replicas(stack):
     hosts = {stack.exec("app", "hostname", index=index).strip() for index in range(1, replicas + 1)}
     assert len(hosts) == replicas  # really different containers
     teacher.close()
+
+
+def test_no_secret_appears_in_the_logs_of_the_whole_run(stack):
+    """Runs last: every service's log, after every flow above, holds none of the secrets."""
+    logs = stack.compose("--profile", "scale", "logs", "--no-color").stdout
+    assert "entrypoint: starting gunicorn" in logs
+    for name in ("APP_KEY", "MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD", "REDIS_PASSWORD"):
+        assert stack.env[name] not in logs, f"{name} appears in the logs"
+    shown = stack.compose("run", "--rm", "--no-deps", "app", "flask", "config", "show").stdout
+    assert stack.env["APP_KEY"] not in shown and stack.env["MYSQL_PASSWORD"] not in shown
+    assert "********" in shown

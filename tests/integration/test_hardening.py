@@ -1,0 +1,159 @@
+"""Headers, proxies, hosts, CORS and hostile input: what a stranger can and cannot do."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app import create_app
+from app.rpc import router
+from tests.conftest import REPO_ROOT
+from tests.integration.school import ApiClient, run_db, school_config
+
+pytestmark = pytest.mark.integration
+
+
+def make_app(tmp_path, **sections):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    app = create_app(school_config(tmp_path, "sqlite", **sections))
+    assert run_db(app, "upgrade").exit_code == 0
+    return app
+
+
+@pytest.fixture
+def app(tmp_path, shipped_project):
+    return make_app(tmp_path)
+
+
+def test_security_headers_on_pages_and_json(app):
+    client = app.test_client()
+    for path in ("/", "/ws/info", "/no/such/page"):
+        headers = client.get(path).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "Strict-Transport-Security" not in headers  # plain http
+
+
+def test_shipped_templates_have_no_inline_script():
+    for template in (REPO_ROOT / "template").glob("*.html"):
+        html = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), template.name
+        assert not re.search(r"\son[a-z]+\s*=", html), template.name
+
+
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, shipped_project):
+    forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+    for proxies, expected_addr, hsts in [(0, "127.0.0.1", False), (1, "203.0.113.7", True)]:
+        app = make_app(tmp_path / str(proxies), SERVER_ENV={"TRUSTED_PROXIES": proxies})
+
+        @app.get("/whoami-addr")
+        def addr():
+            from flask import request
+            return {"addr": request.remote_addr, "secure": request.is_secure}
+
+        response = app.test_client().get("/whoami-addr", headers=forwarded)
+        assert response.json == {"addr": expected_addr, "secure": proxies == 1}
+        assert ("Strict-Transport-Security" in response.headers) is hsts
+
+
+def test_untrusted_host_is_refused(tmp_path, shipped_project):
+    app = make_app(tmp_path, FLASK={"CONFIG": {"TRUSTED_HOSTS": ["school.example"]}})
+    client = app.test_client()
+    assert client.get("/healthz", headers={"Host": "school.example"}).status_code == 200
+    refused = client.get("/healthz", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and "Traceback" not in refused.get_data(as_text=True)
+
+
+def test_cors_is_closed(app):
+    client = app.test_client()
+    preflight = client.options("/ws/ping", headers={"Origin": "https://evil.example",
+                                                    "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert "Access-Control-Allow-Origin" not in client.get("/ws/info", headers={"Origin": "https://evil.example"}).headers
+    handshake = client.get("/socket.io/", query_string={"EIO": "4", "transport": "polling"},
+                           headers={"Origin": "https://evil.example"})
+    assert handshake.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/static/../config/config.yml", "/static/%2e%2e/config/config.yml",
+                                  "/static/..%2fconfig%2fconfig.yml", "/static//etc/passwd",
+                                  "/static/css/../../app/factory.py"])
+def test_no_path_traversal_out_of_static(app, path):
+    response = app.test_client().get(path, follow_redirects=True)
+    assert response.status_code == 404
+    assert "SERVER_ENV" not in response.get_data(as_text=True)
+
+
+def test_invalid_utf8_and_deep_nesting_are_400(app):
+    api = ApiClient(app.test_client())
+    api.signup("hostile")
+    invalid = api.post("/ws/courses", data=b'{"course_name": "\xff\xfe"}', content_type="application/json")
+    assert invalid.status_code == 400
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/ws/courses", "/ws/ping"):
+        response = api.post(path, data=deep, content_type="application/json")
+        assert response.status_code in (400, 413), path
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5),
+    max_leaves=20)
+
+# Endpoints a signed-in JSON client can POST to, and every named request.
+POST_PATHS = ["/ws/teachers", "/ws/students", "/ws/courses", "/ws/enrollments", "/ws/login", "/ws/signup"]
+
+
+@pytest.fixture
+def hostile_client(app):
+    api = ApiClient(app.test_client())
+    api.signup("fuzzer")
+    return api
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(payload=json_values, target=st.integers(min_value=0, max_value=100))
+def test_any_json_to_any_endpoint_never_gives_500(app, hostile_client, payload, target):
+    names = sorted(router(app).views)
+    paths = POST_PATHS + [f"/ws/{name}" for name in names] + ["/ws/courses/1"]
+    path = paths[target % len(paths)]
+    method = "PATCH" if path == "/ws/courses/1" else "POST"
+    response = hostile_client.open(method, path, json=payload)
+    body = response.get_data(as_text=True)
+    assert response.status_code < 500, (path, payload, body)
+    assert "Traceback" not in body
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cookie=st.text(max_size=80), name=st.sampled_from(["session", "Session", "session "]))
+def test_forged_or_garbage_session_cookies_never_give_500(app, cookie, name):
+    client = app.test_client()
+    try:
+        client.set_cookie(name, cookie)
+    except ValueError:
+        return  # not a value any client could send
+    for path in ("/", "/ws/me", "/dashboard"):
+        assert client.get(path).status_code in (200, 302, 401)
+
+
+@settings(max_examples=80, deadline=None)
+@given(value=st.text(max_size=30), env_value=st.text(max_size=30).filter(lambda v: "\x00" not in v))
+def test_config_parser_gives_settings_or_a_config_error(tmp_path_factory, value, env_value):
+    from app.config import ConfigError, load_settings
+
+    path = Path(tmp_path_factory.mktemp("cfg")) / "config.yml"
+    import yaml
+    path.write_text(yaml.safe_dump({"SERVER_ENV": {"APP_NAME": value, "BIND": {"PORT": "${P}"}},
+                                    "FLASK": {"CONFIG": {"X": "${P}", "Y": value}}}))
+    try:
+        settings_ = load_settings(path, environ={"P": env_value})
+    except ConfigError as exc:
+        assert exc.problems and all(line.startswith(str(path)) for line in exc.problems)
+    else:
+        assert 1 <= settings_.server.BIND.PORT <= 65535
