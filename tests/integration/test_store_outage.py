@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -103,3 +104,44 @@ def test_filesystem_cache_round_trips_and_expires(tmp_path, shipped_project):
         time.sleep(1.1)
         assert cache.get("k") is None
         assert cache.delete("k")
+
+
+def worker_pid(server) -> int:
+    pid = server.process.pid
+    return int(open(f"/proc/{pid}/task/{pid}/children").read().split()[0])
+
+
+def test_redis_killed_under_load_gives_503s_and_recovers_within_5s(live_server, private_server):
+    store = private_server("redis")
+    server = live_server(migrate=True, SERVER_ENV={"SESSION": "redis"}, SERVICES={"redis": store.service(timeout=1)})
+    clients = [sign_up(server, f"loaded{index}") for index in range(4)]
+    pid = worker_pid(server)
+    seen: list[tuple[float, int]] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def hammer(client) -> None:
+        while not stop.is_set():
+            status = client.get(server.url + "/ws/me", timeout=10).status_code
+            with lock:
+                seen.append((time.monotonic(), status))
+
+    threads = [threading.Thread(target=hammer, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)
+    store.kill()
+    time.sleep(2)
+    store.start()
+    restarted = time.monotonic()
+    back = wait_until(lambda: any(at > restarted and status == 200 for at, status in seen), timeout=5)
+    time.sleep(1)
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+
+    assert back, "no 200 within 5 s of Redis coming back"
+    assert {status for _, status in seen} <= {200, 503}
+    assert any(status == 503 for _, status in seen)
+    assert all(status == 200 for at, status in seen if at > restarted + 5)
+    assert worker_pid(server) == pid  # no worker died
