@@ -175,6 +175,11 @@ class PrivateServer:
         self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
+        if self.kind == "mariadb":
+            # --skip-grant-tables: root without a password, for this throw-away server only.
+            return ["mariadbd", "--no-defaults", f"--datadir={self.directory}/data", f"--port={self.port}",
+                    "--bind-address=127.0.0.1", f"--socket={self.directory}/mysqld.sock", "--user=root",
+                    "--skip-grant-tables", "--skip-name-resolve", "--innodb-buffer-pool-size=32M"]
         if self.kind == "redis":
             # appendonly: data survives a kill and restart, as a production Redis would keep it.
             return ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
@@ -182,8 +187,12 @@ class PrivateServer:
         return ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "16", "-u", "nobody"]
 
     def start(self) -> PrivateServer:
+        if self.kind == "mariadb" and not (self.directory / "data").exists():
+            subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.directory}/data", "--user=root",
+                            "--auth-root-authentication-method=normal", "--skip-test-db"], check=True,
+                           capture_output=True, timeout=120)
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
@@ -193,6 +202,12 @@ class PrivateServer:
                     pytest.fail(f"{self.kind} exited with {self.process.returncode}: {' '.join(self.command())}")
                 time.sleep(0.05)
         pytest.fail(f"private {self.kind} did not listen on {self.port}")
+
+    def stop(self) -> None:
+        """A clean shutdown, as a restart of the database server would do."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -9,11 +9,13 @@ committed by then is rolled back.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from flask.globals import app_ctx
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from app.config import Settings
@@ -21,6 +23,7 @@ from app.db.engines import create_engines
 from app.db.models import ModelSet, load_model_set
 
 EXTENSION_KEY = "app.db"
+log = logging.getLogger(__name__)
 
 
 def _app_context_id() -> int:
@@ -50,9 +53,19 @@ class Databases:
             {"join_transaction_mode": "create_savepoint"} if bind_overrides else {}))
 
     def remove_session(self) -> None:
-        """End the current context's session (a no-op outside an app context)."""
-        if has_app_context():
+        """End the current context's session (a no-op outside an app context).
+
+        Closing rolls back on the connection; if the database went away meanwhile
+        that fails, and must neither fail the response (it is already made) nor
+        leave the broken session registered for a later context.
+        """
+        if not has_app_context():
+            return
+        try:
             self.sessions.remove()
+        except DBAPIError as exc:
+            log.warning("discarded a database session whose connection failed: %s", exc.orig or exc)
+            self.sessions.registry.clear()
 
     def rebind(self, **connections: Any) -> None:
         """Point the session at given connections (tests wrap each in a transaction)."""

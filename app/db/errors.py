@@ -12,10 +12,11 @@ import re
 
 from flask import Flask, current_app
 from sqlalchemy import MetaData
-from sqlalchemy.exc import DataError, IntegrityError
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from app.errors import render_error
+from app.sessions.outage import ThrottledLog
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,14 @@ MYSQL_NOT_NULL = 1048
 _MYSQL_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^']+)'")
 _MYSQL_FK_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    error_code = "database_unavailable"
+    description = "The database is unavailable right now. Please try again in a few seconds."
+
+    def get_headers(self, environ=None, scope=None):
+        return [*super().get_headers(environ, scope), ("Retry-After", "5")]
 
 
 class Violation(HTTPException):
@@ -96,6 +105,26 @@ def register_database_error_handlers(app: Flask) -> None:
         violation = describe(exc, [model_set.base.metadata for model_set in state.model_sets.values()])
         log.info("refused write: %s (%s)", violation.description, exc.orig)
         return render_error(violation)
+
+    outage = ThrottledLog("database", logger=log)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc: DBAPIError):
+        # Unreachable, restarting, or a deadlock: all worth retrying, none the client's fault.
+        state = current_app.extensions[EXTENSION_KEY]
+        try:
+            state.sessions.rollback()
+        except DBAPIError:
+            pass
+        outage.failure(exc.orig or exc)
+        return render_error(DatabaseUnavailable())
+
+    @app.after_request
+    def database_back(response):
+        if outage.failures and response.status_code < 500:
+            outage.success()
+        return response
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):

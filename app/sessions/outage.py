@@ -73,7 +73,8 @@ class UnavailableSession(ServerSideSession):
 class ThrottledLog:
     """Logs a failing dependency without one line per request."""
 
-    def __init__(self, name: str, interval: float = 30.0):
+    def __init__(self, name: str, interval: float = 30.0, logger: logging.Logger = log):
+        self.log = logger
         self.name = name
         self.interval = interval
         self.failures = 0
@@ -90,9 +91,9 @@ class ThrottledLog:
             self.last_logged = now
             count = self.failures
         if first:
-            log.error("%s is unavailable: %s", self.name, exc)
+            self.log.error("%s is unavailable: %s", self.name, exc)
         else:
-            log.error("%s is still unavailable (%d failures so far): %s", self.name, count, exc)
+            self.log.error("%s is still unavailable (%d failures so far): %s", self.name, count, exc)
 
     def success(self) -> None:
         if not self.failures:
@@ -100,7 +101,7 @@ class ThrottledLog:
         with self._lock:
             count, self.failures = self.failures, 0
         if count:
-            log.warning("%s is reachable again after %d failures", self.name, count)
+            self.log.warning("%s is reachable again after %d failures", self.name, count)
 
 
 def mark_unavailable() -> None:
