@@ -31,11 +31,18 @@ def redis_client(settings: Settings) -> redis.Redis | None:
         # redis-py's default retries with exponential backoff, holding every request
         # for seconds while Redis is down; one quick retry covers a dropped connection.
         "retry": Retry(ConstantBackoff(0.05), 1),
+        # A gevent worker runs hundreds of requests at once. redis-py's default pool
+        # fails past 100 connections; this one makes a request wait for a free
+        # connection (up to TIMEOUT, then the usual 503).
+        "max_connections": service.MAX_CONNECTIONS,
+        "timeout": service.TIMEOUT,
     }
     if service.URL:
-        return redis.Redis.from_url(service.URL, **options)
-    return redis.Redis(host=service.HOST, port=service.PORT, password=service.PASSWORD or None,
-                       db=service.DB, **options)
+        pool = redis.BlockingConnectionPool.from_url(service.URL, **options)
+    else:
+        pool = redis.BlockingConnectionPool(host=service.HOST, port=service.PORT,
+                                            password=service.PASSWORD or None, db=service.DB, **options)
+    return redis.Redis(connection_pool=pool)
 
 
 def memcached_client(settings: Settings) -> PooledClient | None:
@@ -50,5 +57,5 @@ def memcached_client(settings: Settings) -> PooledClient | None:
         connect_timeout=service.TIMEOUT,
         timeout=service.TIMEOUT,
         no_delay=True,
-        max_pool_size=64,
+        max_pool_size=service.MAX_CONNECTIONS,
     )

@@ -83,6 +83,7 @@ class RedisService(_Section):
     DB: Annotated[int, msgspec.Meta(ge=0)] = 0
     URL: str | None = None
     TIMEOUT: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+    MAX_CONNECTIONS: Positive = 64
 
     @property
     def enabled(self) -> bool:
@@ -93,6 +94,7 @@ class MemcachedService(_Section):
     HOST: str | None = None
     PORT: Port = 11211
     TIMEOUT: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+    MAX_CONNECTIONS: Positive = 128
 
     @property
     def enabled(self) -> bool:

@@ -21,10 +21,13 @@ MYSQL_POOL_RECYCLE = 280
 MYSQL_DEFAULTS: dict[str, Any] = {
     "pool_pre_ping": True,
     "pool_recycle": MYSQL_POOL_RECYCLE,
-    "pool_size": 10,
-    "max_overflow": 10,
-    # Waiting long for a pooled connection only piles requests up; fail fast instead.
-    "pool_timeout": 5,
+    # A gevent worker runs hundreds of requests at once and each holds its connection
+    # until it ends: 40 connections per worker absorb bursts (MySQL allows 151 by
+    # default; lower these when running many replicas).
+    "pool_size": 20,
+    "max_overflow": 20,
+    # Bounded: past this a request answers 503 rather than waiting without end.
+    "pool_timeout": 10,
 }
 
 _WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE|CREATE|DROP|ALTER|TRUNCATE|RENAME|GRANT|REVOKE)\b",

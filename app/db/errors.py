@@ -13,6 +13,7 @@ import re
 from flask import Flask, current_app
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from app.errors import render_error
@@ -110,14 +111,15 @@ def register_database_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
-    def database_unavailable(exc: DBAPIError):
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: DBAPIError | PoolTimeout):
         # Unreachable, restarting, or a deadlock: all worth retrying, none the client's fault.
         state = current_app.extensions[EXTENSION_KEY]
         try:
             state.sessions.rollback()
         except DBAPIError:
             pass
-        outage.failure(exc.orig or exc)
+        outage.failure(getattr(exc, "orig", None) or exc)
         return render_error(DatabaseUnavailable())
 
     @app.after_request
