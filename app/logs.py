@@ -70,8 +70,13 @@ def configure_logging(settings: Settings) -> None:
     if log.DIR:
         directory = settings.path(log.DIR)
         directory.mkdir(parents=True, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            directory / "app.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
+        if settings.server.PROCESSES > 1:
+            # Several workers rotating one file overwrite each other's backups: they
+            # append, and logrotate (or the platform) rotates; reopened when moved.
+            handler: logging.Handler = logging.handlers.WatchedFileHandler(directory / "app.log", encoding="utf-8")
+        else:
+            handler = logging.handlers.RotatingFileHandler(
+                directory / "app.log", maxBytes=10 * 1024 * 1024, backupCount=5, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stdout)
     handler.set_name(_HANDLER_NAME)

@@ -10,7 +10,7 @@ value answers e.g. `{"error": "invalid_payload", "field": "teacher_id",
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import msgspec
 from flask import request
@@ -67,7 +67,3 @@ def query_args(kind: type[T]) -> T:
         if reason.startswith("Object contains unknown field"):
             field, reason = reason.split("`")[1], "is not an accepted query argument"
         raise InvalidPayload(reason, field) from None
-
-
-def to_builtins(value: Any) -> Any:
-    return msgspec.to_builtins(value)

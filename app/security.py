@@ -10,7 +10,7 @@ CORS stays closed: no Access-Control-Allow-* header is ever sent, and Socket.IO
 accepts same-origin connections only.
 
 SERVER_ENV.TRUSTED_PROXIES: how many proxies (the scale profile's nginx is one)
-sit in front; their X-Forwarded-For/-Proto/-Host are believed, no others.
+sit in front; their X-Forwarded-For and -Proto are believed, no others.
 FLASK.CONFIG.TRUSTED_HOSTS (Flask's own): the Host values accepted, others 400.
 """
 
@@ -29,8 +29,9 @@ def register_security(app: Flask, trusted_proxies: int) -> None:
     app.config.setdefault("CONTENT_SECURITY_POLICY", DEFAULT_CSP)
     app.config.setdefault("HSTS_SECONDS", DEFAULT_HSTS_SECONDS)
     if trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies,
-                                x_host=trusted_proxies, x_port=trusted_proxies)
+        # Host comes from the proxy's own Host header; X-Forwarded-Host/-Port are not
+        # believed, since a proxy that does not set them passes the client's through.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
 
     csp = app.config["CONTENT_SECURITY_POLICY"]
     hsts = app.config["HSTS_SECONDS"]

@@ -15,6 +15,19 @@ if TYPE_CHECKING:
     from app.config import Settings
 
 
+def redis_url(settings: Settings) -> str | None:
+    """SERVICES.redis as a redis:// URL (the URL key as given, else built with a quoted password)."""
+    from urllib.parse import quote
+
+    redis = settings.redis
+    if not redis.enabled:
+        return None
+    if redis.URL:
+        return redis.URL
+    auth = f":{quote(redis.PASSWORD, safe='')}@" if redis.PASSWORD else ""
+    return f"redis://{auth}{redis.HOST}:{redis.PORT}/{redis.DB}"
+
+
 def redis_client(settings: Settings) -> redis.Redis | None:
     """A Redis client for SERVICES.redis, or None when it is not configured."""
     service = settings.redis

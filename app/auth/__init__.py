@@ -81,6 +81,12 @@ def authenticate(username: str, password: str):
 USERNAME_KEY = "_username"
 
 
+def load_record(user_id: int):
+    from app.db import db
+
+    return db.session.get(current_app.extensions[USER_MODEL_KEY], user_id)
+
+
 def login(user) -> None:
     """Bind the session to `user` under a new session id (no fixation)."""
     session.clear()
@@ -122,14 +128,11 @@ def init_auth(app: Flask, settings: Settings) -> None:
     app.register_blueprint(csrf_blueprint)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
 
-    def load_record(user_id: int):
-        from app.db import db
-
-        return db.session.get(app.extensions[USER_MODEL_KEY], user_id)
-
+    # The LoginManager is shared by every app of the process: its callbacks look the
+    # app up per request (current_app), never through a closure over one app.
     @login_manager.user_loader
     def load_user(user_id: str):
-        if app.extensions[USER_MODEL_KEY] is None or not user_id.isdigit():
+        if current_app.extensions[USER_MODEL_KEY] is None or not user_id.isdigit():
             return None
         username = session.get(USERNAME_KEY)
         if isinstance(username, str):
@@ -138,7 +141,7 @@ def init_auth(app: Flask, settings: Settings) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        if wants_json() or LOGIN_ENDPOINT not in app.view_functions:
+        if wants_json() or LOGIN_ENDPOINT not in current_app.view_functions:
             return render_error(NotLoggedIn())
         return redirect(url_for(LOGIN_ENDPOINT, next=safe_next(request.full_path.rstrip("?"))))
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from functools import wraps
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from flask import Flask, current_app, request
 from limits import parse_many
@@ -19,6 +18,7 @@ from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
+from app.services import redis_url
 from app.sessions.outage import ThrottledLog
 
 if TYPE_CHECKING:
@@ -64,12 +64,9 @@ class LoginLimiter:
 
 def storage(settings: Settings) -> tuple[str, dict]:
     redis, memcached = settings.redis, settings.memcached
-    if redis.enabled:
-        timeouts = {"socket_connect_timeout": redis.TIMEOUT, "socket_timeout": redis.TIMEOUT}
-        if redis.URL:
-            return redis.URL, timeouts
-        auth = f":{quote(redis.PASSWORD, safe='')}@" if redis.PASSWORD else ""
-        return f"redis://{auth}{redis.HOST}:{redis.PORT}/{redis.DB}", timeouts
+    url = redis_url(settings)
+    if url:
+        return url, {"socket_connect_timeout": redis.TIMEOUT, "socket_timeout": redis.TIMEOUT}
     if memcached.enabled:
         return (f"memcached://{memcached.HOST}:{memcached.PORT}",
                 {"connect_timeout": memcached.TIMEOUT, "timeout": memcached.TIMEOUT})

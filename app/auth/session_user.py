@@ -29,9 +29,14 @@ class SessionUser(UserMixin):
 
     @property
     def record(self):
-        """The ORM row of this user (loaded on first use)."""
+        """The ORM row of this user (loaded on first use).
+
+        The row must still be the same account: an id can be reused after a
+        deletion (SQLite does), and a session must never load someone else.
+        """
         if self._record is _UNLOADED:
-            self._record = self._loader(self.id)
+            row = self._loader(self.id)
+            self._record = row if row is not None and row.username == self.username else None
         if self._record is None:
             raise AccountGone()
         return self._record

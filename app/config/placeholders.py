@@ -18,7 +18,6 @@ Docker secrets: when VAR is unset and VAR_FILE names a file, the file's content
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -160,7 +159,3 @@ def type_free_values(tree: Any) -> Any:
 def escape(text: str) -> str:
     """Write a resolved string back so that loading it again gives the same string."""
     return text.replace("${", "$${")
-
-
-def default_environ() -> Mapping[str, str]:
-    return os.environ

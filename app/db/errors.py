@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, ServiceUnavailable
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from app.errors import render_error
 from app.sessions.outage import ThrottledLog
@@ -30,6 +30,23 @@ MYSQL_NOT_NULL = 1048
 _MYSQL_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^']+)'")
 _MYSQL_FK_COLUMNS = re.compile(r"FOREIGN KEY \(([^)]*)\)")
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
+
+
+# MySQL/MariaDB codes meaning "unreachable, overloaded or contended: retry".
+TRANSIENT_MYSQL_CODES = {1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
+TRANSIENT_SQLITE_TEXT = ("database is locked", "unable to open database file", "disk I/O error")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for outages and contention, False for errors in the SQL or the schema."""
+    if isinstance(exc, PoolTimeout) or getattr(exc, "connection_invalidated", False):
+        return True
+    original = getattr(exc, "orig", None)
+    args = getattr(original, "args", ())
+    if args and isinstance(args[0], int):
+        return args[0] in TRANSIENT_MYSQL_CODES
+    text = str(original or exc)
+    return any(marker in text for marker in TRANSIENT_SQLITE_TEXT) or isinstance(exc, InterfaceError)
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -96,6 +113,15 @@ def describe(exc: IntegrityError, metadata_sets: list[MetaData]) -> Violation:
     return Violation(409, "conflict", (), "the change conflicts with existing data")
 
 
+def as_http_error(exc: Exception, metadata_sets: list[MetaData]) -> HTTPException | None:
+    """The HTTP error a database exception stands for, or None when it is a server bug."""
+    if isinstance(exc, IntegrityError):
+        return describe(exc, metadata_sets)
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) and is_transient(exc):
+        return DatabaseUnavailable()
+    return None
+
+
 def register_database_error_handlers(app: Flask) -> None:
     from app.db.database import EXTENSION_KEY
 
@@ -113,12 +139,15 @@ def register_database_error_handlers(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeout)
     def database_unavailable(exc: DBAPIError | PoolTimeout):
-        # Unreachable, restarting, or a deadlock: all worth retrying, none the client's fault.
         state = current_app.extensions[EXTENSION_KEY]
         try:
             state.sessions.rollback()
         except DBAPIError:
             pass
+        if not is_transient(exc):
+            # A missing table or column is a bug to fix, not an outage to wait out.
+            log.error("database error on %s %s", request.method, request.path, exc_info=exc)
+            return render_error(InternalServerError())
         outage.failure(getattr(exc, "orig", None) or exc)
         return render_error(DatabaseUnavailable())
 

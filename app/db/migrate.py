@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -62,7 +61,3 @@ def next_revision_id(config: Config) -> str:
     numbers = [int(script.revision) for script in ScriptDirectory.from_config(config).walk_revisions()
                if re.fullmatch(r"\d+", script.revision)]
     return f"{max(numbers, default=0) + 1:04d}"
-
-
-def versions_dir(settings: Settings) -> Path:
-    return settings.root / MIGRATIONS_DIR / "versions"

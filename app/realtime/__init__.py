@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from flask import Flask, current_app
 
@@ -26,6 +25,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from app.extensions import gevent_patched
 from app.rpc.encoding import to_builtins
 from app.rpc.socket import handle_rpc
+from app.services import redis_url
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -33,16 +33,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE = 1024 * 1024
-
-
-def redis_url(settings: Settings) -> str | None:
-    redis = settings.redis
-    if not redis.enabled:
-        return None
-    if redis.URL:
-        return redis.URL
-    auth = f":{quote(redis.PASSWORD, safe='')}@" if redis.PASSWORD else ""
-    return f"redis://{auth}{redis.HOST}:{redis.PORT}/{redis.DB}"
 
 
 def channel(settings: Settings) -> str:

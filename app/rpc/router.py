@@ -27,8 +27,6 @@ import msgspec
 from flask import Flask, current_app, g
 from werkzeug.exceptions import HTTPException, NotFound
 
-from app.payloads import InvalidPayload
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -105,9 +103,6 @@ def dispatch(name: str, payload: Any, transport: str) -> Any:
 
 
 def error_body(exc: HTTPException, request_id: str | None) -> dict[str, Any]:
-    from app.errors import error_code
+    from app.errors import error_body as http_error_body
 
-    body: dict[str, Any] = {"error": error_code(exc), "message": exc.description, "request_id": request_id}
-    if isinstance(exc, InvalidPayload):
-        body["field"] = exc.field
-    return body
+    return {**http_error_body(exc), "request_id": request_id}

@@ -12,9 +12,12 @@ import logging
 import uuid
 from typing import Any
 
-from flask import g
+from flask import current_app, g
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
+from app.db.database import EXTENSION_KEY
+from app.db.errors import as_http_error
 from app.rpc.encoding import to_builtins
 from app.rpc.router import dispatch, error_body
 
@@ -35,6 +38,16 @@ def handle_rpc(message: Any = None) -> dict[str, Any]:
         return {"ok": True, "result": to_builtins(result)}
     except HTTPException as exc:
         return _failure(exc, request_id)
+    except DBAPIError as exc:
+        # Flask's error handlers do not run for socket events: the same mapping by hand,
+        # so a duplicate is a 409 here too, not a 500.
+        state = current_app.extensions[EXTENSION_KEY]
+        state.sessions.rollback()
+        mapped = as_http_error(exc, [model_set.base.metadata for model_set in state.model_sets.values()])
+        if mapped is not None:
+            return _failure(mapped, request_id)
+        log.exception("rpc %r failed", message.get("name") if isinstance(message, dict) else None)
+        return _failure(InternalServerError("The request failed on the server; it has been logged."), request_id)
     except Exception:  # noqa: BLE001 - a failing view must not take the connection down
         log.exception("rpc %r failed", message.get("name") if isinstance(message, dict) else None)
         return _failure(InternalServerError("The request failed on the server; it has been logged."), request_id)

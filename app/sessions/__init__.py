@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["SessionStoreUnavailable", "init_sessions", "rotate_session"]
 
 
+FILE_SESSIONS_KEPT = 100_000
+
+
 def key_prefix(app_name: str) -> str:
     # memcached keys may not hold spaces or control characters.
     return re.sub(r"[^A-Za-z0-9_.:-]", "_", app_name) + ":session:"
@@ -48,8 +51,11 @@ def init_sessions(app: Flask, settings: Settings, clients: dict) -> None:
     else:
         directory = settings.path(settings.filesystem.PATH)
         directory.mkdir(parents=True, exist_ok=True)
+        # Past the threshold cachelib deletes expired files, then the oldest: anonymous
+        # visitors each start a session, and a disk must not fill with them.
         app.config.update(SESSION_TYPE="cachelib",
-                          SESSION_CACHELIB=MsgpackFileSystemCache(str(directory), threshold=0, mode=0o600))
+                          SESSION_CACHELIB=MsgpackFileSystemCache(str(directory), threshold=FILE_SESSIONS_KEPT,
+                                                                  mode=0o600))
     Session(app)
     inner = app.session_interface
     inner.serializer = StrictMsgpackSerializer()

@@ -106,7 +106,7 @@ IN_CONTAINER_CLIENT = textwrap.dedent("""
 def test_scale_profile_events_and_sessions_cross_replicas(stack):
     replicas = 2
     stack.compose("--profile", "scale", "up", "-d", "--scale", f"app={replicas}", "--wait", timeout=600,
-                  env={"APP_PORT": ""})
+                  env={"APP_PORT": "", "TRUSTED_PROXIES": "1"})
     wait_for_http(PROXY_URL + "/healthz")
     teacher = account(PROXY_URL, "scaler", "teacher")  # on whichever replica the proxy picks
     pushes = []

@@ -157,3 +157,57 @@ def test_config_parser_gives_settings_or_a_config_error(tmp_path_factory, value,
         assert exc.problems and all(line.startswith(str(path)) for line in exc.problems)
     else:
         assert 1 <= settings_.server.BIND.PORT <= 65535
+
+
+def test_a_session_never_loads_another_account_that_reused_its_id(app):
+    from sqlalchemy import delete
+
+    from app.db import db
+    from Models.Persistent.school import User
+
+    old = ApiClient(app.test_client())
+    old_id = old.signup("first_owner")
+    with app.app_context():
+        db.session.execute(delete(User).where(User.id == old_id))
+        db.session.commit()
+    new_id = ApiClient(app.test_client()).signup("second_owner")
+    assert new_id == old_id  # SQLite reuses the highest id
+    response = old.get("/ws/me")
+    assert response.status_code == 401 and "second_owner" not in response.get_data(as_text=True)
+
+
+def test_forwarded_host_is_never_believed(tmp_path, shipped_project):
+    app = make_app(tmp_path, SERVER_ENV={"TRUSTED_PROXIES": 1})
+
+    @app.get("/host")
+    def host():
+        from flask import request
+        return {"host": request.host}
+
+    response = app.test_client().get("/host", headers={"Host": "school.example",
+                                                       "X-Forwarded-Host": "evil.example"})
+    assert response.json == {"host": "school.example"}
+
+
+def test_a_schema_error_is_a_500_not_an_outage(app):
+    from sqlalchemy import text
+
+    api = ApiClient(app.test_client())
+    api.signup("schema")
+    api.post("/ws/students", json={"name": "Schema", "birth_date": "2010-01-01"})
+    with app.app_context():
+        from app.db import db
+        db.engine().dispose()
+        with db.engine().begin() as connection:
+            connection.execute(text("DROP TABLE enrollments"))
+    response = api.get("/ws/me/courses")
+    assert response.status_code == 500 and response.json["error"] == "internal_server_error"
+
+
+def test_login_works_in_an_app_created_before_another(tmp_path, shipped_project, isolated_config):
+    first = make_app(tmp_path / "first")
+    api = ApiClient(first.test_client())
+    api.signup("early")
+    isolated_config()  # a second app, without user models
+    create_app()
+    assert api.get("/ws/me").json["username"] == "early"

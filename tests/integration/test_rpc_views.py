@@ -92,3 +92,13 @@ def test_any_json_able_value_comes_back_the_same_over_http_and_socket(app, logge
 def test_socket_connect_is_refused_without_login(app):
     anonymous = socketio_of(app).test_client(app, flask_test_client=app.test_client())
     assert not anonymous.is_connected()
+
+
+def test_database_errors_map_the_same_over_the_socket(app, logged_in):
+    logged_in.post("/ws/teachers", json={"name": "Tess", "department": "Maths"})
+    sock = socket_client(app, logged_in)
+    payload = {"course_name": "Once", "course_code": "ONCE"}
+    assert sock.emit("rpc", {"name": "courses.create", "payload": payload}, callback=True)["ok"] is True
+    duplicate = sock.emit("rpc", {"name": "courses.create", "payload": payload}, callback=True)
+    assert duplicate["ok"] is False and duplicate["status"] == 409
+    assert duplicate["error"] == "duplicate" and duplicate["field"] == "course_code"
