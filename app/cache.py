@@ -93,7 +93,7 @@ class Cache:
         self.backend = backend
         self.prefix = prefix
         self.default_timeout = default_timeout
-        self.health = ThrottledLog(name)
+        self.health = ThrottledLog(name, logger=log)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"
@@ -140,7 +140,7 @@ class Cache:
 
 def build_cache(settings: Settings, clients: dict) -> Cache:
     kind = settings.server.CACHE
-    prefix = f"{settings.server.APP_NAME}:cache:".replace(" ", "_")
+    prefix = f"{settings.key_namespace}:cache:"
     if kind == "redis":
         backend: Backend = RedisBackend(clients["redis"])
     elif kind == "memcached":

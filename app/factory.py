@@ -53,7 +53,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     )
     register_settings(app, settings)
     register_extensions(app, settings)
-    register_server_modules(app, settings)
+    register_server_modules(app)
     register_security_headers(app, settings)
     register_error_handlers(app)
     register_logging(app)
@@ -95,7 +95,7 @@ def add_project_to_path(settings: Settings) -> None:
         sys.path.insert(0, root)
 
 
-def register_server_modules(app: Flask, settings: Settings) -> None:
+def register_server_modules(app: Flask) -> None:
     load_server_modules(app, socketio_of(app))
 
 

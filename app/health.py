@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, jsonify
-from sqlalchemy import text
 
 from app.db import db
+from app.db.engines import ping
 from app.extensions import service_clients
 
 log = logging.getLogger(__name__)
@@ -39,16 +39,11 @@ def _check(name: str, probe: Callable[[], Any]) -> dict[str, Any]:
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def _ping_database(engine) -> None:
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-
-
 @health.get("/readyz")
 def readyz():
     checks: dict[str, dict[str, Any]] = {}
     for name, engine in db.engines.items():
-        checks[f"database:{name}"] = _check(f"database:{name}", lambda engine=engine: _ping_database(engine))
+        checks[f"database:{name}"] = _check(f"database:{name}", lambda engine=engine: ping(engine))
     clients = service_clients()
     if "redis" in clients:
         checks["redis"] = _check("redis", clients["redis"].ping)

@@ -8,6 +8,7 @@ working rather than locking everyone out, and the failure is logged.
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import wraps
 from typing import TYPE_CHECKING
@@ -23,6 +24,8 @@ from app.sessions.outage import ThrottledLog
 
 if TYPE_CHECKING:
     from app.config import Settings
+
+log = logging.getLogger(__name__)
 
 LIMITER_KEY = "app.login_limiter"
 DEFAULT_LOGIN_LIMIT = "10 per minute; 100 per hour"
@@ -45,7 +48,7 @@ class LoginLimiter:
         self.strategy = FixedWindowRateLimiter(storage_from_string(uri, **options))
         self.namespace = namespace
         self.limits = parse_many(limits)
-        self.health = ThrottledLog(f"login rate-limit store ({uri.split(':', 1)[0]})")
+        self.health = ThrottledLog(f"login rate-limit store ({uri.split(':', 1)[0]})", logger=log)
 
     def check(self, client: str) -> None:
         """Count one attempt by `client`; raise TooManyLogins past a limit."""
@@ -76,7 +79,7 @@ def storage(settings: Settings) -> tuple[str, dict]:
 def init_limits(app: Flask, settings: Settings) -> None:
     uri, options = storage(settings)
     limits = app.config.setdefault("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_LIMIT)
-    namespace = f"{settings.server.APP_NAME}:limits:login".replace(" ", "_")
+    namespace = f"{settings.key_namespace}:limits:login"
     app.extensions[LIMITER_KEY] = LoginLimiter(uri, options, namespace, limits)
 
 

@@ -23,9 +23,7 @@ class Dependency:
 
 
 def _dependencies(settings) -> list[Dependency]:
-    from sqlalchemy import text
-
-    from app.db.engines import create_database_engine
+    from app.db.engines import create_database_engine, ping
     from app.services import memcached_client, redis_client
 
     found: list[Dependency] = []
@@ -34,13 +32,12 @@ def _dependencies(settings) -> list[Dependency]:
             continue
         engine = create_database_engine(name, entry, settings)
 
-        def ping(engine=engine) -> None:
-            with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+        def ping_once(engine=engine) -> None:
+            ping(engine)
             engine.dispose()
 
         found.append(Dependency(f"database {name}", f"{entry.address}:{entry.port or engine.url.port or 'default'}",
-                                ping))
+                                ping_once))
     redis = redis_client(settings)
     if redis is not None:
         address = settings.redis.URL.split("@")[-1] if settings.redis.URL else \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,11 @@ class Settings:
     @property
     def instance_path(self) -> Path:
         return self.path(self.server.INSTANCE_PATH)
+
+    @property
+    def key_namespace(self) -> str:
+        """APP_NAME made safe as a key prefix in Redis and memcached (no spaces or control characters)."""
+        return re.sub(r"[^A-Za-z0-9_.:-]", "_", self.server.APP_NAME)
 
     @property
     def is_production(self) -> bool:

@@ -6,7 +6,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 
 if TYPE_CHECKING:
@@ -140,6 +140,12 @@ def _guard_readonly(name: str, engine: Engine) -> None:
         def read_only_sessions(dbapi_connection, _record) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute("SET SESSION TRANSACTION READ ONLY")
+
+
+def ping(engine: Engine) -> None:
+    """One round trip to the database; raises when it does not answer."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def create_engines(settings: Settings) -> dict[str, Engine]:

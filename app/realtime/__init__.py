@@ -36,12 +36,17 @@ DEFAULT_MAX_MESSAGE = 1024 * 1024
 
 
 def channel(settings: Settings) -> str:
-    return f"{settings.server.APP_NAME}:socketio".replace(" ", "_")
+    return f"{settings.key_namespace}:socketio"
 
 
 def user_room(user_or_id: Any) -> str:
     user_id = getattr(user_or_id, "id", user_or_id)
     return f"user:{user_id}"
+
+
+def room_of(user_or_room: Any) -> str:
+    """A room name as given (str), else the room of a user or user id."""
+    return user_or_room if isinstance(user_or_room, str) else user_room(user_or_room)
 
 
 def socketio_of(app: Flask | None = None) -> SocketIO:
@@ -89,8 +94,7 @@ def authorize_connection(auth: Any):
 
 def notify(user_or_room: Any, event: str, data: Any = None) -> None:
     """Push `event` to a user (a user object or id) or a room name (str)."""
-    room = user_or_room if isinstance(user_or_room, str) else user_room(user_or_room)
-    socketio_of().emit(event, to_builtins(data), to=room, namespace="/")
+    socketio_of().emit(event, to_builtins(data), to=room_of(user_or_room), namespace="/")
 
 
 def broadcast(event: str, data: Any = None) -> None:
@@ -106,8 +110,7 @@ class Emitter:
         self.manager = RedisManager(url, channel=channel_name, write_only=True)
 
     def notify(self, user_or_room: Any, event: str, data: Any = None) -> None:
-        room = user_or_room if isinstance(user_or_room, str) else user_room(user_or_room)
-        self.manager.emit(event, to_builtins(data), room=room, namespace="/")
+        self.manager.emit(event, to_builtins(data), room=room_of(user_or_room), namespace="/")
 
     def broadcast(self, event: str, data: Any = None) -> None:
         self.manager.emit(event, to_builtins(data), namespace="/")

@@ -11,7 +11,6 @@ changed (an authenticated page costs one read), and an unreachable store gives
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -30,15 +29,10 @@ __all__ = ["SessionStoreUnavailable", "init_sessions", "rotate_session"]
 FILE_SESSIONS_KEPT = 100_000
 
 
-def key_prefix(app_name: str) -> str:
-    # memcached keys may not hold spaces or control characters.
-    return re.sub(r"[^A-Za-z0-9_.:-]", "_", app_name) + ":session:"
-
-
 def init_sessions(app: Flask, settings: Settings, clients: dict) -> None:
     backend = settings.server.SESSION
     app.config.update(
-        SESSION_KEY_PREFIX=key_prefix(settings.server.APP_NAME),
+        SESSION_KEY_PREFIX=f"{settings.key_namespace}:session:",
         SESSION_SERIALIZATION_FORMAT="msgpack",
         # Write the store only when the session changed. Flask's default refreshes
         # it on every request, which costs a write per page view.
