@@ -8,4 +8,4 @@ class Load(object):
         """
         import Controllers
 
-        server.after_request(Controllers.Middleware.default_headers)
+        server.after_request(Controllers.Middleware.private_pages)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from jinja2 import TemplateNotFound
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.request_id import current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def error_code(exc: HTTPException) -> str:
 
 def error_body(exc: HTTPException) -> dict[str, object]:
     body: dict[str, object] = {"error": error_code(exc), "message": exc.description,
-                               "request_id": g.get("request_id")}
+                               "request_id": current_request_id()}
     if hasattr(exc, "field"):
         body["field"] = exc.field
     return body
@@ -48,7 +50,7 @@ def render_error(exc: HTTPException) -> Response:
     else:
         try:
             response = current_app.make_response(
-                (render_template("error.html", error=exc, request_id=g.get("request_id")), status))
+                (render_template("error.html", error=exc, request_id=current_request_id()), status))
         except TemplateNotFound:
             return exc.get_response()
     response.status_code = status

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from inspect import CO_COROUTINE
+from types import FunctionType
+from typing import Any
 
 from flask import Flask
 
 from app import extensions
+from app.access_log import register_access_log
 from app.auth import init_auth
 from app.cache import CACHE_KEY, build_cache
 from app.config import Settings, load_settings
@@ -17,10 +22,11 @@ from app.devkey import dev_app_key
 from app.errors import register_default_error_handlers
 from app.health import health
 from app.json_provider import MsgspecJSONProvider
-from app.logs import configure_logging, register_request_logging
+from app.logs import configure_logging
 from app.realtime import init_realtime, socketio_of
+from app.request_id import RequestGlobals
 from app.rpc.http import init_rpc_http
-from app.security import register_security
+from app.security import register_security, trust_proxies
 from app.server_modules import load_server_modules
 from app.sessions import init_sessions
 
@@ -33,9 +39,17 @@ FLASK_DEFAULTS = {
 
 
 class App(Flask):
-    """Flask with JSON encoded by msgspec."""
+    """Flask with JSON encoded by msgspec, and `g.request_id` always set."""
 
     json_provider_class = MsgspecJSONProvider
+    app_ctx_globals_class = RequestGlobals
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        # Flask asks inspect whether each hook and view is a coroutine function, on
+        # every request; a plain function's code flags answer that at once.
+        if type(func) is FunctionType and not func.__code__.co_flags & CO_COROUTINE:
+            return func
+        return super().ensure_sync(func)
 
 
 def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
@@ -54,9 +68,12 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     register_settings(app, settings)
     register_extensions(app, settings)
     register_server_modules(app)
-    register_security_headers(app, settings)
     register_error_handlers(app)
+    # WSGI wrappers, innermost first: ProxyFix ends up outermost, so the access
+    # line and the HSTS decision see the client's address and scheme.
+    register_security_headers(app)
     register_logging(app)
+    register_proxies(app, settings)
     return app
 
 
@@ -99,8 +116,12 @@ def register_server_modules(app: Flask) -> None:
     load_server_modules(app, socketio_of(app))
 
 
-def register_security_headers(app: Flask, settings: Settings) -> None:
-    register_security(app, settings.server.TRUSTED_PROXIES)
+def register_security_headers(app: Flask) -> None:
+    register_security(app)
+
+
+def register_proxies(app: Flask, settings: Settings) -> None:
+    trust_proxies(app, settings.server.TRUSTED_PROXIES)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -109,4 +130,4 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    register_request_logging(app)
+    register_access_log(app)

@@ -16,8 +16,14 @@ FLASK.CONFIG.TRUSTED_HOSTS (Flask's own): the Host values accepted, others 400.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
@@ -25,25 +31,48 @@ DEFAULT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src
 DEFAULT_HSTS_SECONDS = 31_536_000
 
 
-def register_security(app: Flask, trusted_proxies: int) -> None:
+class SecurityHeaders:
+    """WSGI middleware adding the security headers a response does not set itself.
+
+    At the WSGI edge: one pass over the header list, instead of a Flask hook and
+    a case-insensitive lookup per header; error responses get them too.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication, headers: list[tuple[str, str]], hsts: str | None) -> None:
+        self.wsgi_app = wsgi_app
+        self.headers = [(name.lower(), name, value) for name, value in headers]
+        self.hsts = ("strict-transport-security", "Strict-Transport-Security", hsts) if hsts else None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        wanted = self.headers
+        if self.hsts and environ.get("wsgi.url_scheme") == "https":
+            wanted = [*wanted, self.hsts]
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info=None):
+            present = {name.lower() for name, _ in headers}
+            headers.extend((name, value) for lower, name, value in wanted if lower not in present)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
+def register_security(app: Flask) -> None:
     app.config.setdefault("CONTENT_SECURITY_POLICY", DEFAULT_CSP)
     app.config.setdefault("HSTS_SECONDS", DEFAULT_HSTS_SECONDS)
+    csp = app.config["CONTENT_SECURITY_POLICY"]
+    hsts = app.config["HSTS_SECONDS"]
+    headers = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+               ("Referrer-Policy", "strict-origin-when-cross-origin")]
+    if csp:
+        headers.insert(0, ("Content-Security-Policy", csp))
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, headers,  # type: ignore[method-assign]
+                                   f"max-age={hsts}; includeSubDomains" if hsts else None)
+
+
+def trust_proxies(app: Flask, trusted_proxies: int) -> None:
+    """Outermost wrapper, so every layer inside sees the client's address and scheme."""
     if trusted_proxies:
         # Host comes from the proxy's own Host header; X-Forwarded-Host/-Port are not
         # believed, since a proxy that does not set them passes the client's through.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
-
-    csp = app.config["CONTENT_SECURITY_POLICY"]
-    hsts = app.config["HSTS_SECONDS"]
-
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        headers = response.headers
-        if csp:
-            headers.setdefault("Content-Security-Policy", csp)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        if hsts and request.is_secure:
-            headers.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
-        return response
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=trusted_proxies)

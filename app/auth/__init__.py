@@ -109,6 +109,20 @@ def csrf_token():
     return jsonify(csrf_token=generate_csrf())
 
 
+def _check_csrf_on_unsafe_methods_only(app: Flask) -> None:
+    """Flask-WTF's hook looks up exemptions before it looks at the method, on every
+    GET too; this one returns at once for methods that are never checked."""
+    if not app.config["WTF_CSRF_CHECK_DEFAULT"]:
+        return  # the user turned the default check off in FLASK.CONFIG
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    methods = app.config["WTF_CSRF_METHODS"]
+
+    @app.before_request
+    def csrf_protect() -> None:
+        if request.method in methods and app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)
+
+
 def init_auth(app: Flask, settings: Settings) -> None:
     app.extensions[USER_MODEL_KEY] = _find_user_model(app)
     login_manager.init_app(app)
@@ -124,6 +138,7 @@ def init_auth(app: Flask, settings: Settings) -> None:
     hooks = app.after_request_funcs[None]
     hooks[:] = [hook for hook in hooks if getattr(hook, "__func__", None) is not LoginManager._update_remember_cookie]
     csrf.init_app(app)
+    _check_csrf_on_unsafe_methods_only(app)
     init_limits(app, settings)
     app.register_blueprint(csrf_blueprint)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session

@@ -70,9 +70,29 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
         engineio_logger=False,
     )
     socketio.on_event("rpc", handle_rpc)
+    app.wsgi_app = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
     if queue:
         log.debug("Socket.IO message queue on Redis (channel %s)", channel(settings))
     return socketio
+
+
+class SocketIOPaths:
+    """Sends only /socket.io/ requests through Flask-SocketIO's WSGI middleware.
+
+    That middleware copies the environ and defines a class on every request it
+    sees; for the ordinary routes, which it would pass on untouched, the Flask
+    app is called directly.
+    """
+
+    def __init__(self, socketio_middleware: Any) -> None:
+        self.socketio_middleware = socketio_middleware
+        self.flask_wsgi_app = socketio_middleware.wsgi_app
+        self.prefix = socketio_middleware.engineio_path
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith(self.prefix):
+            return self.socketio_middleware(environ, start_response)
+        return self.flask_wsgi_app(environ, start_response)
 
 
 def authorize_connection(auth: Any):

@@ -12,12 +12,13 @@ import logging
 import uuid
 from typing import Any
 
-from flask import current_app, g
+from flask import current_app
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from app.db.database import EXTENSION_KEY
 from app.db.errors import as_http_error
+from app.request_id import bind_request_id
 from app.rpc.encoding import to_builtins
 from app.rpc.router import dispatch, error_body
 
@@ -30,7 +31,7 @@ def _failure(exc: HTTPException, request_id: str) -> dict[str, Any]:
 
 def handle_rpc(message: Any = None) -> dict[str, Any]:
     request_id = uuid.uuid4().hex
-    g.request_id = request_id
+    bind_request_id(request_id)
     try:
         if not isinstance(message, dict) or not isinstance(message.get("name"), str):
             raise BadRequest('Send {"name": "<request name>", "payload": ...}.')

@@ -40,6 +40,19 @@ def test_security_headers_on_pages_and_json(app):
         assert "Strict-Transport-Security" not in headers  # plain http
 
 
+def test_hsts_over_https_and_a_header_the_view_sets_is_kept(tmp_path, shipped_project):
+    app = make_app(tmp_path)
+
+    @app.get("/framed-by-us")
+    def framed():
+        return "ok", 200, {"X-Frame-Options": "SAMEORIGIN"}
+
+    response = app.test_client().get("/framed-by-us", base_url="https://localhost")
+    assert response.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert response.headers["Content-Security-Policy"]
+
+
 def test_shipped_templates_have_no_inline_script():
     for template in (REPO_ROOT / "template").glob("*.html"):
         html = template.read_text()

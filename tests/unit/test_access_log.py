@@ -1,0 +1,81 @@
+"""The access line: written at once when the worker is idle, within half a second when busy."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+from werkzeug.test import EnvironBuilder
+
+from app import create_app
+from app.access_log import FLUSH_AFTER_SECONDS, RequestLog, _queue
+from tests.conftest import wait_until
+
+
+@pytest.fixture
+def app(shipped_project, isolated_config):
+    isolated_config()
+    return create_app()
+
+
+def access_lines(caplog) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "app.access"]
+
+
+@pytest.fixture
+def another_request_in_flight():
+    _queue.started()
+    yield
+    _queue.finished(None, counted=True)
+
+
+def test_a_line_waits_while_another_request_is_served_then_appears_within_half_a_second(
+        app, caplog, another_request_in_flight):
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        app.test_client().get("/ws/info", headers={"X-Request-ID": "busy-1"})
+        assert access_lines(caplog) == []
+        assert wait_until(lambda: access_lines(caplog), timeout=FLUSH_AFTER_SECONDS * 4)
+    (line,) = access_lines(caplog)
+    assert line.request_id == "busy-1" and line.status == 200 and '"GET /ws/info" 200' in line.getMessage()
+
+
+def test_queued_lines_are_written_when_the_last_request_in_flight_ends(app, caplog):
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        _queue.started()
+        client.get("/healthz", headers={"X-Request-ID": "queued-1"})
+        client.get("/healthz", headers={"X-Request-ID": "queued-2"})
+        assert access_lines(caplog) == []
+        _queue.finished(None, counted=True)
+        assert [line.request_id for line in access_lines(caplog)] == ["queued-1", "queued-2"]
+
+
+def test_a_line_keeps_the_time_its_request_ended_not_the_time_it_was_written(app, caplog,
+                                                                          another_request_in_flight):
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        before = time.time()
+        app.test_client().get("/healthz")
+        after = time.time()
+        assert wait_until(lambda: access_lines(caplog), timeout=FLUSH_AFTER_SECONDS * 4)
+    assert before <= access_lines(caplog)[0].created <= after
+
+
+@pytest.mark.parametrize("long_lived", [{"path": "/socket.io/"},
+                                        {"path": "/chat", "headers": {"Upgrade": "websocket"}}])
+def test_open_socketio_and_websocket_connections_do_not_hold_lines_back(caplog, long_lived):
+    seen_while_open: list[list[str]] = []
+
+    def wsgi_app(environ, start_response):
+        if environ["PATH_INFO"] != "/plain":
+            # While this connection stays open, an ordinary request is served.
+            list(middleware(EnvironBuilder(path="/plain", headers={"X-Request-ID": "plain-1"}).get_environ(),
+                            lambda *args: None))
+            seen_while_open.append([line.request_id for line in access_lines(caplog)])
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    middleware = RequestLog(wsgi_app)
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        list(middleware(EnvironBuilder(**long_lived).get_environ(), lambda *args: None))
+    assert seen_while_open == [["plain-1"]]
