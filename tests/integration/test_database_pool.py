@@ -1,0 +1,52 @@
+"""The MySQL pool: a connection the server dropped while it sat idle is replaced unseen."""
+
+from __future__ import annotations
+
+import time
+
+import pymysql
+import pytest
+from sqlalchemy import text
+
+from app import create_app
+from app.db import db
+from app.db.engines import IDLE_PING_SECONDS
+from tests.integration.school import school_config
+
+pytestmark = pytest.mark.integration
+
+
+def connection_id(app) -> int:
+    with app.app_context():  # its teardown returns the connection to the pool
+        return db.session.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+
+
+def test_a_connection_killed_while_idle_is_replaced_without_an_error(tmp_path, mariadb, mariadb_databases):
+    app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
+                                   DATABASE={"main": {"engine": {"pool_size": 1}}}))
+    first = connection_id(app)
+    with pymysql.connect(host=mariadb[0], port=mariadb[1], user="root", password="", autocommit=True) as admin:
+        admin.cursor().execute(f"KILL {first}")
+    time.sleep(IDLE_PING_SECONDS + 0.2)
+    second = connection_id(app)  # would raise "MySQL server has gone away" without the ping
+    assert second != first
+
+
+def test_only_a_connection_idle_past_the_limit_is_pinged(tmp_path, mariadb, mariadb_databases, monkeypatch):
+    app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
+                                   DATABASE={"main": {"engine": {"pool_size": 1}}}))
+    connection_id(app)
+    pings: list[int] = []
+    ping = pymysql.connections.Connection.ping
+
+    def counting_ping(self, *args, **kwargs):
+        pings.append(1)
+        return ping(self, *args, **kwargs)
+
+    monkeypatch.setattr(pymysql.connections.Connection, "ping", counting_ping)
+    for _ in range(5):
+        connection_id(app)
+    assert pings == []  # in steady use: no round trip before each request
+    time.sleep(IDLE_PING_SECONDS + 0.2)
+    connection_id(app)
+    assert pings == [1]
