@@ -24,7 +24,7 @@ def _ms(value: str) -> float:
 
 
 def wrk(url: str, connections: int, seconds: int, headers: dict[str, str] | None = None,
-        threads: int = 2) -> LoadResult:
+        threads: int = 1) -> LoadResult:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", "--timeout", "10s"]
