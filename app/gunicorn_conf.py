@@ -28,3 +28,25 @@ proc_name = _server.APP_NAME
 # gunicorn 27's control socket lives in $HOME: several instances on one host (tests,
 # the scale profile) would share it, and a container's home may be read-only.
 control_socket_disable = True
+
+
+def pre_request(worker, _request) -> None:
+    # Fairness for the gevent worker: a keep-alive connection whose next request
+    # is already buffered is served without ever blocking, so a few fast clients
+    # could keep the worker to themselves while requests waiting on MySQL or
+    # Redis never get their turn (measured: 1,470 JSON responses/s against 4
+    # dashboards/s, and pool timeouts). Yielding once per request lets every
+    # ready greenlet run first.
+    if _yield_to_others is not None:
+        _yield_to_others(0)
+
+
+def post_worker_init(worker) -> None:
+    global _yield_to_others
+    if worker.__class__.__module__.startswith("gunicorn.workers.ggevent"):
+        import gevent
+
+        _yield_to_others = gevent.sleep
+
+
+_yield_to_others = None
