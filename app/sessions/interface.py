@@ -38,6 +38,8 @@ class ResilientSessionInterface(SessionInterface):
     def save_session(self, app: Flask, session, response: Response) -> None:
         if isinstance(session, UnavailableSession):
             return
+        if not session and not session.accessed and not session.modified:
+            return  # nothing to store, no cookie to send or delete, no Vary to add
         try:
             self.inner.save_session(app, session, response)
         except STORE_ERRORS as exc:
@@ -58,10 +60,7 @@ def _replace_with_unavailable(response: Response) -> None:
     """The view succeeded but its session change was lost: say so instead of 2xx."""
     from app.errors import render_error  # the same body any 503 gets
 
-    request_id = response.headers.get("X-Request-ID")
     replacement = render_error(SessionStoreUnavailable())
     response.status_code = replacement.status_code
     response.set_data(replacement.get_data())
     response.headers = replacement.headers
-    if request_id:
-        response.headers["X-Request-ID"] = request_id
