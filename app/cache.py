@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 from flask import current_app
 
-from app.sessions.outage import STORE_ERRORS, ThrottledLog
+from app.sessions.outage import STORE_ERRORS
 from app.sessions.serializers import MsgpackFileSystemCache
+from app.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from app.config import Settings

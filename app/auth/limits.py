@@ -20,7 +20,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from app.services import redis_url
-from app.sessions.outage import ThrottledLog
+from app.throttled_log import ThrottledLog
 
 if TYPE_CHECKING:
     from app.config import Settings

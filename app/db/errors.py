@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from app.errors import render_error
-from app.sessions.outage import ThrottledLog
+from app.throttled_log import ThrottledLog
 
 log = logging.getLogger(__name__)
 

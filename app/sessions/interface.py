@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface
 
-from app.sessions.outage import (
-    STORE_ERRORS,
-    SessionStoreUnavailable,
-    ThrottledLog,
-    UnavailableSession,
-    mark_unavailable,
-)
+from app.sessions.outage import STORE_ERRORS, SessionStoreUnavailable, UnavailableSession, mark_unavailable
+from app.throttled_log import ThrottledLog
+
+log = logging.getLogger("app.sessions")
 
 
 class ResilientSessionInterface(SessionInterface):
     def __init__(self, inner: SessionInterface, store_name: str):
         self.inner = inner
-        self.health = ThrottledLog(f"session store ({store_name})")
+        self.health = ThrottledLog(f"session store ({store_name})", logger=log)
 
     def __getattr__(self, name: str) -> Any:
         # regenerate(), the serializer and the rest come from Flask-Session's interface.

@@ -4,21 +4,16 @@ The request is not failed up front: /healthz, static files and pages that never
 touch the session keep working. The first access to the session raises
 SessionStoreUnavailable, a 503 rendered as HTML or JSON like any other error.
 A failure to save is turned into the same 503, so a login whose session could
-not be written is never reported as a success. Failures are logged once, then
-at most every 30 s while they last, then once on recovery.
+not be written is never reported as a success. Failures are logged through
+app.throttled_log: once, then at most every 30 s while they last, then once
+on recovery.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-
 from flask import g
 from flask_session.base import ServerSideSession
 from werkzeug.exceptions import ServiceUnavailable
-
-log = logging.getLogger("app.sessions")
 
 try:  # the store errors that mean "unreachable", from whichever clients are installed
     from redis.exceptions import RedisError
@@ -68,40 +63,6 @@ class UnavailableSession(ServerSideSession):
 
     def __bool__(self) -> bool:
         return False
-
-
-class ThrottledLog:
-    """Logs a failing dependency without one line per request."""
-
-    def __init__(self, name: str, interval: float = 30.0, logger: logging.Logger = log):
-        self.log = logger
-        self.name = name
-        self.interval = interval
-        self.failures = 0
-        self.last_logged = 0.0
-        self._lock = threading.Lock()
-
-    def failure(self, exc: BaseException) -> None:
-        with self._lock:
-            self.failures += 1
-            now = time.monotonic()
-            first = self.failures == 1
-            if not first and now - self.last_logged < self.interval:
-                return
-            self.last_logged = now
-            count = self.failures
-        if first:
-            self.log.error("%s is unavailable: %s", self.name, exc)
-        else:
-            self.log.error("%s is still unavailable (%d failures so far): %s", self.name, count, exc)
-
-    def success(self) -> None:
-        if not self.failures:
-            return
-        with self._lock:
-            count, self.failures = self.failures, 0
-        if count:
-            self.log.warning("%s is reachable again after %d failures", self.name, count)
 
 
 def mark_unavailable() -> None:
