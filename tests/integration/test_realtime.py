@@ -219,7 +219,7 @@ def test_malformed_and_oversized_messages_are_refused_and_others_are_served(live
     token = bystander._csrf_token
     broken = http.post(server.url + "/ws/ping", data=b"{nope", headers={"X-CSRFToken": token,
                                                                          "Content-Type": "application/json"})
-    assert broken.status_code == 400 and broken.json()["error"] == "bad_request"
+    assert broken.status_code == 400 and broken.json()["error"] == "invalid_payload"
     # Declared too large: refused before the body is read. (Sending a large body and
     # reading the early 413 races with the server closing the half-read connection.)
     connection = http_client.HTTPConnection("127.0.0.1", server.port, timeout=10)
