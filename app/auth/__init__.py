@@ -9,6 +9,7 @@ mapped class that mixes in app.db.AuthorizedUser.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
@@ -37,9 +38,12 @@ csrf_blueprint = Blueprint("csrf", __name__)
 
 USER_MODEL_KEY = "app.user_model"
 LOGIN_ENDPOINT = "login"
-# Compared against when the username is unknown, so a wrong username takes as long
-# as a wrong password and response times do not reveal which accounts exist.
-_DUMMY_HASH = generate_password_hash("not a real password")
+@cache
+def _dummy_hash() -> str:
+    """Compared against when the username is unknown, so a wrong username takes as long
+    as a wrong password and response times do not reveal which accounts exist. Made on
+    first use: hashing takes ~0.1 s, which every process start would otherwise pay."""
+    return generate_password_hash("not a real password")
 
 
 class NotLoggedIn(Unauthorized):
@@ -73,7 +77,7 @@ def authenticate(username: str, password: str):
     model = user_model()
     user = db.session.query(model).filter_by(username=username).one_or_none()
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if user.check_password(password) else None
 
