@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 
+from app.db.mysql_tls import share_preferred_tls_context
+
 if TYPE_CHECKING:
     from app.config import Settings
     from app.config.schema import Database
@@ -92,6 +94,7 @@ def create_database_engine(name: str, entry: Database, settings: Settings) -> En
         event.listen(engine, "begin", _sqlite_begin)
     if engine.dialect.name == "mysql":
         event.listen(engine, "first_connect", _check_recycle(name, engine))
+        share_preferred_tls_context(engine)
         if not engine.pool._pre_ping:
             _ping_when_idle(engine)
     if entry.readonly:

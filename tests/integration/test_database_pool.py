@@ -50,3 +50,18 @@ def test_only_a_connection_idle_past_the_limit_is_pinged(tmp_path, mariadb, mari
     time.sleep(IDLE_PING_SECONDS + 0.2)
     connection_id(app)
     assert pings == [1]
+
+
+def test_connections_share_one_tls_context_instead_of_loading_the_ca_store_each(tmp_path, mariadb,
+                                                                                 mariadb_databases):
+    app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool")))
+    with app.app_context():
+        engine = db.engine()
+    first, second = engine.connect(), engine.connect()
+    try:
+        contexts = {id(connection.connection.dbapi_connection.ctx) for connection in (first, second)}
+        assert len(contexts) == 1
+        assert first.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        first.close()
+        second.close()
