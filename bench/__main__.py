@@ -9,6 +9,7 @@ bench/results/latest.md and latest.png. Needs MariaDB (BENCH_DB_* or
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -23,8 +24,7 @@ import pymysql
 import yaml
 
 from app.client import Client
-from app.realtime import Emitter
-from bench import load, report, servers, sockets
+from bench import load, report, servers
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -63,6 +63,15 @@ def boot_time(config: Path) -> float:
     return statistics.median(runs)
 
 
+def socket_measures(url: str, channel: str, redis_url: str, args: argparse.Namespace) -> dict:
+    """RPC rate and fan-out from bench.socket_clients, a gevent-patched process of its own."""
+    output = subprocess.run([sys.executable, "-m", "bench.socket_clients", url, channel, redis_url,
+                             "--rpc-clients", str(args.rpc_clients), "--fanout-clients", str(args.fanout_clients),
+                             "--seconds", str(args.seconds)],
+                            capture_output=True, text=True, check=True, timeout=600).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--seconds", type=int, default=8, help="wrk duration per run")
@@ -87,7 +96,6 @@ def main() -> None:
     config = template_config(workdir, env, app_name)
     template = servers.start_template(workdir, config)
     bare = servers.start_bare(workdir, env)
-    clients: list[Client] = []
     try:
         # Data: a teacher with a few courses (the dashboard page), found by code (the read).
         teacher = Client(template.url, realtime=False)
@@ -123,13 +131,9 @@ def main() -> None:
         rss = template.worker_rss_mb()
         boot = boot_time(config)
 
-        clients = sockets.login_clients(template.url, args.rpc_clients, "bench_rpc")
-        rpc_per_second, rpc_failures = sockets.rpc_rate(clients, seconds)
-        for client in clients:
-            client.close()
-        clients = sockets.login_clients(template.url, args.fanout_clients, "bench_fanout")
-        fan = sockets.fan_out(clients, Emitter(f"redis://{env['BENCH_REDIS_HOST']}:{env['BENCH_REDIS_PORT']}/0",
-                                               f"{app_name}:socketio"))
+        fan = socket_measures(template.url, f"{app_name}:socketio",
+                              f"redis://{env['BENCH_REDIS_HOST']}:{env['BENCH_REDIS_PORT']}/0", args)
+        rpc_per_second, rpc_failures = fan["rpc_per_second"], fan["rpc_failures"]
         extras = [
             ("1) bare Flask JSON baseline", f"{baseline_json.requests_per_second:,.0f} req/s", "", True),
             ("dashboard page (5 courses; 4 queries, 4 forms)", f"{dashboard.requests_per_second:,.0f} req/s, p99 "
@@ -156,8 +160,6 @@ def main() -> None:
         report.chart(rows, RESULTS / "latest.png")
         print(text)
     finally:
-        for client in clients:
-            client.close()
         template.stop()
         bare.stop()
 
