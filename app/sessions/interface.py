@@ -24,6 +24,11 @@ class ResilientSessionInterface(SessionInterface):
         return getattr(self.inner, name)
 
     def open_session(self, app: Flask, request: Request):
+        if "HTTP_COOKIE" not in request.environ:
+            # No cookie at all (API clients, first visits): the new empty session
+            # Flask-Session would make, without parsing the Cookie header into a dict.
+            inner = self.inner
+            return inner.session_class(sid=inner._generate_sid(inner.sid_length), permanent=inner.permanent)
         try:
             session = self.inner.open_session(app, request)
         except STORE_ERRORS as exc:
