@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from app.request_id import REQUEST_ID_HEADER, bind_request_id, request_id_for, unbind_request_id
+from app.request_id import REQUEST_ID_HEADER, bind_request_id, request_id_for
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -109,7 +109,7 @@ class RequestLog:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
         request_id = request_id_for(environ.get("HTTP_X_REQUEST_ID"))
-        token = bind_request_id(request_id)
+        bind_request_id(request_id)
         sent: list = []
 
         def start(status: str, headers: list[tuple[str, str]], exc_info=None):
@@ -117,20 +117,24 @@ class RequestLog:
             sent[:] = (status, _content_length(headers))
             return start_response(status, headers, exc_info)
 
-        counted = not (environ.get("PATH_INFO", "").startswith(self.long_lived_prefix)
-                       or "HTTP_UPGRADE" in environ)
+        upgrade = "HTTP_UPGRADE" in environ
+        counted = not (upgrade or environ.get("PATH_INFO", "").startswith(self.long_lived_prefix))
         if counted:
             _queue.started()
         try:
             body = self.wsgi_app(environ, start)
+        except StopIteration:
+            # How a WebSocket handler tells gunicorn the connection is done: it
+            # wrote the 101 response itself, without start_response.
+            sent[:] = sent or (("101", None) if upgrade else ("500", None))
+            raise
         except BaseException:
             sent[:] = ("500", None)
             raise
         finally:
-            unbind_request_id(token)
             line = None
             if access_log.isEnabledFor(logging.INFO):
-                status, size = sent or ("500", None)
+                status, size = sent or (("101", None) if upgrade else ("500", None))
                 line = (time.time(), environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"),
                         environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
                         environ.get("QUERY_STRING", ""), int(status[:3]), size,

@@ -36,7 +36,7 @@ def error_code(exc: HTTPException) -> str:
 
 def error_body(exc: HTTPException) -> dict[str, object]:
     body: dict[str, object] = {"error": error_code(exc), "message": exc.description,
-                               "request_id": current_request_id()}
+                               "request_id": current_request_id(None)}
     if hasattr(exc, "field"):
         body["field"] = exc.field
     return body
@@ -50,7 +50,7 @@ def render_error(exc: HTTPException) -> Response:
     else:
         try:
             response = current_app.make_response(
-                (render_template("error.html", error=exc, request_id=current_request_id()), status))
+                (render_template("error.html", error=exc, request_id=current_request_id(None)), status))
         except TemplateNotFound:
             return exc.get_response()
     response.status_code = status

@@ -16,8 +16,9 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # inject newlines or markup into logs and response headers.
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
-# Per greenlet (or thread): set by the access log middleware for each request.
-_request_id: ContextVar[str] = ContextVar("request_id", default="-")
+# Per greenlet (or thread): set by the access log middleware for each request, and
+# left set after it, so a streamed body and its close() still log with the id.
+_request_id: ContextVar[str] = ContextVar("request_id")
 
 
 def request_id_for(incoming: str | None) -> str:
@@ -25,35 +26,31 @@ def request_id_for(incoming: str | None) -> str:
     return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
 
 
-def current_request_id() -> str:
-    """The id of the request being served ("-" outside one)."""
-    return _request_id.get()
+def current_request_id(default: str | None = "-") -> str | None:
+    """The id of the request being served (`default` outside one)."""
+    return _request_id.get(default)
 
 
-def bind_request_id(request_id: str) -> Any:
-    """Give the work running now (a request, a Socket.IO event's greenlet) its id.
-
-    Returns a token for `unbind_request_id`.
-    """
-    return _request_id.set(request_id)
-
-
-def unbind_request_id(token: Any) -> None:
-    _request_id.reset(token)
+def bind_request_id(request_id: str) -> None:
+    """Give the work running now (a request, a Socket.IO event's greenlet) its id."""
+    _request_id.set(request_id)
 
 
 class RequestGlobals(_AppCtxGlobals):
-    """`g` with `g.request_id` read from the request being served, as user code expects."""
+    """`g` whose `request_id` is the served request's unless code sets its own."""
 
-    @property
-    def request_id(self) -> str:
-        return self.__dict__.get("_request_id") or _request_id.get()
-
-    @request_id.setter
-    def request_id(self, value: str) -> None:
-        self.__dict__["_request_id"] = value
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when `name` was never set on g.
+        if name == "request_id":
+            value = _request_id.get(None)
+            if value is not None:
+                return value
+        return super().__getattr__(name)
 
     def get(self, name: str, default: Any = None) -> Any:
-        if name == "request_id":
-            return self.request_id
+        if name == "request_id" and name not in self.__dict__:
+            return _request_id.get(default)
         return super().get(name, default)
+
+    def __contains__(self, item: str) -> bool:
+        return super().__contains__(item) or (item == "request_id" and _request_id.get(None) is not None)

@@ -6,6 +6,11 @@ Defaults (each overridable in FLASK.CONFIG):
 - X-Content-Type-Options nosniff, Referrer-Policy, X-Frame-Options DENY;
 - Strict-Transport-Security when the request came over https
   (HSTS_SECONDS, 0 turns it off).
+They are added at the WSGI edge, after every Flask hook, to responses that do
+not set them: a view or after_request hook overrides one for its response by
+setting its own value (`X-Frame-Options: SAMEORIGIN` for an embeddable page, a
+CSP built from app.config["CONTENT_SECURITY_POLICY"]); hooks do not see the
+defaults, so they cannot remove or append to them.
 CORS stays closed: no Access-Control-Allow-* header is ever sent, and Socket.IO
 accepts same-origin connections only.
 

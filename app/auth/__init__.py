@@ -9,6 +9,7 @@ mapped class that mixes in app.db.AuthorizedUser.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -41,8 +42,9 @@ LOGIN_ENDPOINT = "login"
 @cache
 def _dummy_hash() -> str:
     """Compared against when the username is unknown, so a wrong username takes as long
-    as a wrong password and response times do not reveal which accounts exist. Made on
-    first use: hashing takes ~0.1 s, which every process start would otherwise pay."""
+    as a wrong password and response times do not reveal which accounts exist. Made
+    in the background after create_app (see init_auth): hashing takes ~0.1 s, which
+    every process start would otherwise wait for."""
     return generate_password_hash("not a real password")
 
 
@@ -143,6 +145,9 @@ def init_auth(app: Flask, settings: Settings) -> None:
     hooks[:] = [hook for hook in hooks if getattr(hook, "__func__", None) is not LoginManager._update_remember_cookie]
     csrf.init_app(app)
     _check_csrf_on_unsafe_methods_only(app)
+    # Ready before the first login for an unknown name, which would otherwise pay for it
+    # (and, once, answer slower than a wrong password would).
+    threading.Thread(target=_dummy_hash, name="dummy-password-hash", daemon=True).start()
     init_limits(app, settings)
     app.register_blueprint(csrf_blueprint)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session

@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from pymysql.connections import Connection
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 
 
 class SharedPreferredTLSConnection(Connection):
@@ -34,6 +34,10 @@ def share_preferred_tls_context(engine: Engine) -> None:
     if engine.dialect.driver != "pymysql":
         return
 
-    @event.listens_for(engine, "do_connect")
-    def connect(_dialect, _record, cargs, cparams):
+    # The dialect's own connect, not a do_connect listener: SQLAlchemy stops at the
+    # first listener that returns a connection, and user listeners (rotating
+    # credentials, say) must still see and change the arguments.
+    def connect(*cargs: Any, **cparams: Any) -> SharedPreferredTLSConnection:
         return SharedPreferredTLSConnection(*cargs, **cparams)
+
+    engine.dialect.connect = connect  # type: ignore[method-assign]

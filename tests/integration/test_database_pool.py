@@ -6,7 +6,7 @@ import time
 
 import pymysql
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import create_app
 from app.db import db
@@ -57,11 +57,15 @@ def test_connections_share_one_tls_context_instead_of_loading_the_ca_store_each(
     app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool")))
     with app.app_context():
         engine = db.engine()
+    # A listener of the user's own (rotating credentials, say) still sees every connect.
+    connects: list[str] = []
+    event.listen(engine, "do_connect", lambda _dialect, _record, _cargs, cparams: connects.append(cparams["user"]))
     first, second = engine.connect(), engine.connect()
     try:
         contexts = {id(connection.connection.dbapi_connection.ctx) for connection in (first, second)}
         assert len(contexts) == 1
         assert first.execute(text("SELECT 1")).scalar_one() == 1
+        assert connects == ["root", "root"]
     finally:
         first.close()
         second.close()
