@@ -20,6 +20,11 @@ def _enc_hook(value: Any) -> Any:
     to_dict = getattr(value, "to_dict", None)
     if callable(to_dict):
         return to_dict()
+    # msgspec encodes only the exact built-in types; subclasses (a config value read
+    # from ${VAR}, markupsafe.Markup, an IntEnum-like int) are sent as their base value.
+    for base in (str, int, float):
+        if isinstance(value, base):
+            return base(value)
     raise NotSerializable(f"cannot send a {type(value).__name__}; return JSON-able data or give it to_dict()")
 
 

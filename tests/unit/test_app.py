@@ -58,6 +58,16 @@ def test_method_not_allowed_gets_a_clear_json_reason(app):
     assert response.json["error"] == "method_not_allowed"
 
 
+def test_settings_read_from_environment_placeholders_are_served_as_json(shipped_project, isolated_config,
+                                                                           monkeypatch):
+    # The shipped config says APP_NAME: ${APP_NAME:-Flask}: a str subclass msgspec did not encode (a 500).
+    monkeypatch.setenv("TEMPLATE_TEST_NAME", "from-env")
+    isolated_config(SERVER_ENV={"APP_NAME": "${TEMPLATE_TEST_NAME}", "ENV": "${TEMPLATE_TEST_ENV:-UAT}"})
+    response = create_app().test_client().get("/ws/info")
+    assert response.status_code == 200
+    assert response.json == {"name": "from-env", "env": "UAT"}
+
+
 def test_incoming_request_id_is_kept_and_a_hostile_one_replaced(app):
     client = app.test_client()
     assert client.get("/healthz", headers={"X-Request-ID": "req-42.a:b"}).headers["X-Request-ID"] == "req-42.a:b"
