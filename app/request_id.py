@@ -21,9 +21,14 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _request_id: ContextVar[str] = ContextVar("request_id")
 
 
+def new_request_id() -> str:
+    """A fresh id: 32 random hex digits."""
+    return os.urandom(16).hex()
+
+
 def request_id_for(incoming: str | None) -> str:
     """The client's id when it is acceptable, else a new random one."""
-    return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else os.urandom(16).hex()
+    return incoming if incoming and _VALID_REQUEST_ID.match(incoming) else new_request_id()
 
 
 def current_request_id(default: str | None = "-") -> str | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +25,8 @@ from typing import Any, TypeVar
 import msgspec
 from flask import Flask, current_app, g
 from werkzeug.exceptions import HTTPException, NotFound
+
+from app.request_id import new_request_id
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class RpcRequest:
     user: Any
     session: Any
     transport: str  # "http" or "socket"
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
 
     def parse(self, kind: type[T]) -> T:
         """The payload as `kind` (a msgspec Struct), or a 400 that names the field."""
@@ -98,7 +99,7 @@ def dispatch(name: str, payload: Any, transport: str) -> Any:
     if not getattr(view, "rpc_public", False) and not current_user.is_authenticated:
         raise NotLoggedIn()
     user = current_user._get_current_object() if current_user.is_authenticated else None
-    request = RpcRequest(name, payload, user, session, transport, g.get("request_id") or uuid.uuid4().hex)
+    request = RpcRequest(name, payload, user, session, transport, g.get("request_id") or new_request_id())
     return view(request)
 
 

@@ -9,7 +9,6 @@ the server carry on.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
 from flask import current_app
@@ -18,7 +17,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from app.db.database import EXTENSION_KEY
 from app.db.errors import as_http_error
-from app.request_id import bind_request_id
+from app.request_id import bind_request_id, new_request_id
 from app.rpc.encoding import to_builtins
 from app.rpc.router import dispatch, error_body
 
@@ -30,7 +29,7 @@ def _failure(exc: HTTPException, request_id: str) -> dict[str, Any]:
 
 
 def handle_rpc(message: Any = None) -> dict[str, Any]:
-    request_id = uuid.uuid4().hex
+    request_id = new_request_id()
     bind_request_id(request_id)
     try:
         if not isinstance(message, dict) or not isinstance(message.get("name"), str):
