@@ -102,7 +102,7 @@ def _write(batch: list[_Line]) -> None:
 class RequestLog:
     """WSGI middleware: gives each request its id (X-Request-ID) and logs one access line."""
 
-    def __init__(self, wsgi_app: WSGIApplication, long_lived_prefix: str = "/socket.io/") -> None:
+    def __init__(self, wsgi_app: WSGIApplication, long_lived_prefix: str) -> None:
         self.wsgi_app = wsgi_app
         self.long_lived_prefix = long_lived_prefix
 
@@ -125,8 +125,7 @@ class RequestLog:
             body = self.wsgi_app(environ, start)
         except StopIteration:
             # How a WebSocket handler tells gunicorn the connection is done: it
-            # wrote the 101 response itself, without start_response.
-            sent[:] = sent or (("101", None) if upgrade else ("500", None))
+            # wrote the 101 response itself, without start_response (see below).
             raise
         except BaseException:
             sent[:] = ("500", None)
@@ -150,5 +149,6 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
     return None
 
 
-def register_access_log(app: Flask) -> None:
-    app.wsgi_app = RequestLog(app.wsgi_app)  # type: ignore[method-assign]
+def register_access_log(app: Flask, long_lived_prefix: str) -> None:
+    """`long_lived_prefix`: where Socket.IO's connections, which stay open, are served."""
+    app.wsgi_app = RequestLog(app.wsgi_app, long_lived_prefix)  # type: ignore[method-assign]

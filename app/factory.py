@@ -23,7 +23,7 @@ from app.errors import register_default_error_handlers
 from app.health import health
 from app.json_provider import MsgspecJSONProvider
 from app.logs import configure_logging
-from app.realtime import init_realtime, socketio_of
+from app.realtime import init_realtime, socketio_of, socketio_prefix
 from app.request_id import RequestGlobals
 from app.rpc.http import init_rpc_http
 from app.security import register_security, trust_proxies
@@ -130,4 +130,4 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_logging(app: Flask) -> None:
-    register_access_log(app)
+    register_access_log(app, long_lived_prefix=socketio_prefix(app))

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The SocketIOPaths dispatcher of the app, whose prefix the access log needs too.
+PATHS_KEY = "app.socketio_paths"
+
 DEFAULT_MAX_MESSAGE = 1024 * 1024
 
 
@@ -47,6 +50,11 @@ def user_room(user_or_id: Any) -> str:
 def room_of(user_or_room: Any) -> str:
     """A room name as given (str), else the room of a user or user id."""
     return user_or_room if isinstance(user_or_room, str) else user_room(user_or_room)
+
+
+def socketio_prefix(app: Flask) -> str:
+    """The path prefix Socket.IO is served under ("/socket.io/")."""
+    return app.extensions[PATHS_KEY].prefix
 
 
 def socketio_of(app: Flask | None = None) -> SocketIO:
@@ -70,7 +78,7 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
         engineio_logger=False,
     )
     socketio.on_event("rpc", handle_rpc)
-    app.wsgi_app = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
+    app.wsgi_app = app.extensions[PATHS_KEY] = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
     if queue:
         log.debug("Socket.IO message queue on Redis (channel %s)", channel(settings))
     return socketio

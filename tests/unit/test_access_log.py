@@ -88,7 +88,7 @@ def test_open_socketio_and_websocket_connections_do_not_hold_lines_back(caplog, 
         start_response("200 OK", [("Content-Length", "0")])
         return [b""]
 
-    middleware = RequestLog(wsgi_app)
+    middleware = RequestLog(wsgi_app, "/socket.io/")
     with caplog.at_level(logging.INFO, logger="app.access"):
         list(middleware(EnvironBuilder(**long_lived).get_environ(), lambda *args: None))
     assert seen_while_open == [["plain-1"]]
@@ -99,8 +99,8 @@ def test_a_websocket_session_is_logged_as_101_not_as_an_error(caplog):
         raise StopIteration  # as engineio does under gunicorn once the socket closes
 
     with caplog.at_level(logging.INFO, logger="app.access"), pytest.raises(StopIteration):
-        RequestLog(websocket_handler)(EnvironBuilder(path="/socket.io/", headers={"Upgrade": "websocket"})
-                                      .get_environ(), lambda *args: None)
+        environ = EnvironBuilder(path="/socket.io/", headers={"Upgrade": "websocket"}).get_environ()
+        RequestLog(websocket_handler, "/socket.io/")(environ, lambda *args: None)
     (line,) = access_lines(caplog)
     assert line.status == 101
 
