@@ -88,14 +88,15 @@ def engine_options(entry: Database) -> dict[str, Any]:
 
 
 def create_database_engine(name: str, entry: Database, settings: Settings) -> Engine:
-    engine = create_engine(database_url(entry, settings), **engine_options(entry))
+    options = engine_options(entry)
+    engine = create_engine(database_url(entry, settings), **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(entry.readonly))
         event.listen(engine, "begin", _sqlite_begin)
     if engine.dialect.name == "mysql":
         event.listen(engine, "first_connect", _check_recycle(name, engine))
         share_preferred_tls_context(engine)
-        if not engine.pool._pre_ping:
+        if not options.get("pool_pre_ping"):  # a user who asks for it gets a ping every time
             _ping_when_idle(engine)
     if entry.readonly:
         _guard_readonly(name, engine)
