@@ -58,10 +58,10 @@ class MemcachedBackend:
         return self.client.get(key)
 
     def set(self, key: str, value: bytes, timeout: int) -> None:
-        self.client.set(key, value, expire=timeout, noreply=False)
+        self.client.set(key, value, expire=timeout)
 
     def delete(self, key: str) -> None:
-        self.client.delete(key, noreply=False)
+        self.client.delete(key)
 
 
 class FileBackend:

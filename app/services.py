@@ -71,4 +71,8 @@ def memcached_client(settings: Settings) -> PooledClient | None:
         timeout=service.TIMEOUT,
         no_delay=True,
         max_pool_size=service.MAX_CONNECTIONS,
+        # pymemcache's default is fire-and-forget writes: a logout's delete could land
+        # after the next request read the session on another pooled connection, and a
+        # refused write (an item over memcached's size limit) looked like a success.
+        default_noreply=False,
     )

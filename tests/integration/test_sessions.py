@@ -92,6 +92,21 @@ def test_session_id_changes_at_login(backend):
     assert planted.get("/ws/me").status_code == 401
 
 
+def test_a_session_memcached_refuses_to_store_is_a_503_not_a_false_success(tmp_path, memcached_server):
+    app = app_for(tmp_path, "memcached", {"memcached": {"HOST": "127.0.0.1", "PORT": memcached_server[1]}})
+
+    @app.get("/too-big")
+    def too_big():
+        from flask import session
+
+        session["blob"] = "x" * 2_000_000  # over memcached's 1 MB item limit
+        return "stored"
+
+    response = app.test_client().get("/too-big")
+    assert response.status_code == 503
+    assert b"stored" not in response.data
+
+
 def test_cookie_is_httponly_and_samesite_lax(backend):
     app, _ = backend
     response = app.test_client().get("/ws/csrf")
