@@ -36,6 +36,7 @@ class Route(object):
         views = Controllers.RPC.SchoolViews
         router(server).map({
             "ping": views.ping,
+            "echo": views.echo,
             "whoami": views.whoami,
             "courses.list": views.list_courses,
             "courses.create": views.create_course,

@@ -25,6 +25,7 @@ from app.json_provider import MsgspecJSONProvider
 from app.logs import configure_logging
 from app.realtime import init_realtime, socketio_of, socketio_prefix
 from app.request_id import RequestGlobals
+from app.request_limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_CONTENT_LENGTH, register_request_limits
 from app.rpc.http import init_rpc_http
 from app.security import register_security, trust_proxies
 from app.server_modules import load_server_modules
@@ -34,7 +35,9 @@ from app.sessions import init_sessions
 FLASK_DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Every request's body: small unless a view says otherwise (@body_limit), and in time.
+    "MAX_CONTENT_LENGTH": DEFAULT_MAX_CONTENT_LENGTH,
+    "REQUEST_BODY_TIMEOUT": DEFAULT_BODY_TIMEOUT,
 }
 
 
@@ -71,6 +74,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     register_error_handlers(app)
     # WSGI wrappers, innermost first: ProxyFix ends up outermost, so the access
     # line and the HSTS decision see the client's address and scheme.
+    register_request_limits(app)
     register_security_headers(app)
     register_logging(app)
     register_proxies(app, settings)

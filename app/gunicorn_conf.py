@@ -13,6 +13,13 @@ _server = _settings.server
 _address = _server.BIND.ADDRESS
 bind = [f"[{_address}]:{_server.BIND.PORT}" if ":" in _address else f"{_address}:{_server.BIND.PORT}"]
 worker_class = _server.WORKERS
+if worker_class == "gevent":
+    # gevent's worker with a bound on the connections one client address may hold.
+    from app.gunicorn_worker import ClientBoundGeventWorker
+
+    worker_class = "app.gunicorn_worker.ClientBoundGeventWorker"
+    # Behind proxies every connection comes from a proxy, which keeps the bound per client.
+    ClientBoundGeventWorker.per_client = 0 if _server.TRUSTED_PROXIES else _server.CLIENT_CONNECTIONS
 workers = _server.PROCESSES
 threads = _server.THREADS_PER_CORE
 worker_connections = _server.WORKER_CONNECTIONS
@@ -43,7 +50,9 @@ def pre_request(worker, _request) -> None:
 
 def post_worker_init(worker) -> None:
     global _yield_to_others
-    if worker.__class__.__module__.startswith("gunicorn.workers.ggevent"):
+    from gunicorn.workers.ggevent import GeventWorker
+
+    if isinstance(worker, GeventWorker):
         import gevent
 
         _yield_to_others = gevent.sleep

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -48,10 +49,32 @@ class JsonFormatter(logging.Formatter):
 
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+# What could end a line early, rewrite the terminal or hide text: C0 and C1 controls,
+# DEL, and the Unicode line and paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+TRACEBACK_PREFIX = "  | "
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def escape_controls(text: str) -> str:
+    """`text` on one line: control characters written as escapes (\\n, \\x1b, ...)."""
+    return _CONTROL.sub(_escape_one, text) if _CONTROL.search(text) else text
 
 
 class TextFormatter(logging.Formatter):
-    """TEXT_FORMAT, with the date formatted once per second rather than once per line."""
+    """TEXT_FORMAT, one line per record whatever clients put in a path or a header.
+
+    Messages are escaped (a `%0A` in a request path cannot start a fake line, an
+    ESC cannot recolour the terminal). A traceback follows on lines of its own,
+    each starting with TRACEBACK_PREFIX, so none can pass for a record. The date
+    is formatted once per second rather than once per line.
+    """
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
@@ -64,6 +87,19 @@ class TextFormatter(logging.Formatter):
             date = time.strftime("%Y-%m-%d %H:%M:%S", self.converter(second))
             self._cached = (second, date)
         return f"{date},{int(record.msecs):03d}"
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.getMessage())
+        record.asctime = self.formatTime(record)
+        line = self.formatMessage(record)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        extra = [part for part in (record.exc_text, record.stack_info and self.formatStack(record.stack_info))
+                 if part]
+        for part in extra:
+            part = _CONTROL_BUT_NEWLINE.sub(_escape_one, part)
+            line += "".join(f"\n{TRACEBACK_PREFIX}{text}" for text in part.splitlines())
+        return line
 
 
 def configure_logging(settings: Settings) -> None:

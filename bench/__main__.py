@@ -41,7 +41,9 @@ def create_database(env: dict[str, str]) -> None:
 def template_config(workdir: Path, env: dict[str, str], app_name: str) -> Path:
     config = {
         "SERVER_ENV": {"APP_NAME": app_name, "APP_KEY": "bench-" + "k" * 40, "ENV": "UAT", "SESSION": "redis",
-                       "INSTANCE_PATH": str(workdir / "instance"), "LOG": {"LEVEL": "INFO"}},
+                       "INSTANCE_PATH": str(workdir / "instance"), "LOG": {"LEVEL": "INFO"},
+                       # wrk and the socket clients all connect from 127.0.0.1: no per-address bound.
+                       "CLIENT_CONNECTIONS": 0},
         "DATABASE": {"main": {"driver": "mysql+pymysql", "address": env["BENCH_DB_HOST"],
                               "port": int(env["BENCH_DB_PORT"]), "user": env["BENCH_DB_USER"],
                               "password": env["BENCH_DB_PASSWORD"], "database": env["BENCH_DB_NAME"],

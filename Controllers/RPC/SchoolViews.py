@@ -26,7 +26,13 @@ from Models.Persistent.school import Course, Enrollment, Student
 
 @public
 def ping(request: RpcRequest) -> dict[str, Any]:
-    return {"pong": True, "server_time": datetime.now(UTC), "echo": request.payload}
+    """Public, so it answers the same whatever was sent: nothing of the payload comes back."""
+    return {"pong": True, "server_time": datetime.now(UTC)}
+
+
+def echo(request: RpcRequest) -> dict[str, Any]:
+    """What you sent, back (signed-in users only: a public echo is an amplifier)."""
+    return {"echo": request.payload}
 
 
 def whoami(request: RpcRequest) -> dict[str, Any]:

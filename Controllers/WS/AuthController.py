@@ -10,7 +10,15 @@ from flask import jsonify
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import Unauthorized
 
-from app.auth import authenticate, current_user, login, login_rate_limit, login_required, logout
+from app.auth import (
+    authenticate,
+    current_user,
+    login,
+    login_rate_limit,
+    login_required,
+    logout,
+    signup_rate_limit,
+)
 from app.errors import render_error
 from app.payloads import json_body
 from Controllers.accounts import create_user
@@ -30,6 +38,7 @@ def profile(user) -> dict[str, object]:
     return {**user.to_dict(), "teacher": user.teacher is not None, "student": user.student is not None}
 
 
+@signup_rate_limit
 def signup():
     payload = json_body(SignupIn)
     user = create_user(payload.username, payload.email, payload.password)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 
-from app.auth import authenticate, current_user, login, login_rate_limit, logout, safe_next
+from app.auth import authenticate, current_user, login, login_rate_limit, logout, safe_next, signup_rate_limit
 from Controllers.accounts import create_user, username_taken
 from Models.Forms.auth import LoginForm, SignupForm
 
 
+@signup_rate_limit
 def signup():
     if current_user.is_authenticated:
         return redirect(url_for("dashboard"))

@@ -18,20 +18,22 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from flask_login import utils as flask_login_utils
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import BadRequest, Unauthorized
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
-from app.auth.limits import init_limits, login_rate_limit
+from app.auth.limits import init_limits, login_rate_limit, signup_rate_limit
 from app.auth.redirects import safe_next
 from app.auth.session_user import SessionUser
 from app.db.authorized_user import AuthorizedUser
 from app.errors import render_error, wants_json
+from app.passwords import verify_password
+from app.realtime.connections import end_login_sockets
 from app.sessions import rotate_session
 
 if TYPE_CHECKING:
     from app.config import Settings
 
 __all__ = ["authenticate", "current_user", "csrf", "init_auth", "login", "login_rate_limit",
-           "login_required", "logout", "safe_next", "user_model"]
+           "login_required", "logout", "safe_next", "signup_rate_limit", "user_model"]
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -79,7 +81,7 @@ def authenticate(username: str, password: str):
     model = user_model()
     user = db.session.query(model).filter_by(username=username).one_or_none()
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        verify_password(_dummy_hash(), password)
         return None
     return user if user.check_password(password) else None
 
@@ -93,20 +95,31 @@ def load_record(user_id: int):
     return db.session.get(current_app.extensions[USER_MODEL_KEY], user_id)
 
 
+def _login_id() -> str | None:
+    """The stored session id of the current login, if there is one."""
+    current = session._get_current_object()
+    sid = getattr(current, "sid", None)
+    return sid if sid and dict.__contains__(current, "_user_id") else None
+
+
 def login(user) -> None:
     """Bind the session to `user` under a new session id (no fixation)."""
+    previous = _login_id()
     session.clear()
     login_user(user)
     # Kept so that pages showing only the username need no query (SessionUser).
     session[USERNAME_KEY] = user.username
     session.permanent = True
     rotate_session()
+    end_login_sockets(previous)  # a login replaced by another takes its sockets along
 
 
 def logout() -> None:
-    """Forget the user and delete the session from the store."""
+    """Forget the user, delete the session from the store and end its sockets everywhere."""
+    previous = _login_id()
     logout_user()
     session.clear()
+    end_login_sockets(previous)
 
 
 @csrf_blueprint.get("/ws/csrf")

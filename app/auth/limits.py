@@ -1,8 +1,12 @@
-"""Rate limits on login attempts, per client address.
+"""Rate limits per client address on the attempts worth guessing or flooding:
+logging in (passwords) and signing up (accounts, each a costly password hash).
+
+    @login_rate_limit       # LOGIN_RATE_LIMIT in FLASK.CONFIG, default 10 per minute; 100 per hour
+    @signup_rate_limit      # SIGNUP_RATE_LIMIT, default 5 per minute; 20 per hour
 
 Counters live in Redis when SERVICES.redis is set, else memcached, else the
 process's memory (the `limits` library's storages). Each app has its own
-limiter. If the counter store stops answering, limits fail open: logins keep
+limiters. If the counter store stops answering, limits fail open: logins keep
 working rather than locking everyone out, and the failure is logged.
 """
 
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING
 
@@ -27,37 +32,43 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LIMITER_KEY = "app.login_limiter"
-DEFAULT_LOGIN_LIMIT = "10 per minute; 100 per hour"
+LIMITERS_KEY = "app.rate_limiters"
+# name: (FLASK.CONFIG key, default, what the client is told when refused)
+LIMITS = {
+    "login": ("LOGIN_RATE_LIMIT", "10 per minute; 100 per hour",
+              "Too many login attempts; wait a minute and try again."),
+    "signup": ("SIGNUP_RATE_LIMIT", "5 per minute; 20 per hour",
+               "Too many accounts created from your address; wait a minute and try again."),
+}
 
 
-class TooManyLogins(TooManyRequests):
+class TooManyAttempts(TooManyRequests):
     error_code = "too_many_requests"
-    description = "Too many login attempts; wait a minute and try again."
 
-    def __init__(self, retry_after: int):
-        super().__init__()
+    def __init__(self, description: str, retry_after: int):
+        super().__init__(description)
         self.retry_after = max(1, retry_after)
 
     def get_headers(self, environ=None, scope=None):
         return [*super().get_headers(environ, scope), ("Retry-After", str(self.retry_after))]
 
 
-class LoginLimiter:
-    def __init__(self, uri: str, options: dict, namespace: str, limits: str):
-        self.strategy = FixedWindowRateLimiter(storage_from_string(uri, **options))
+class RateLimiter:
+    def __init__(self, strategy: FixedWindowRateLimiter, namespace: str, limits: str, refusal: str, health):
+        self.strategy = strategy
         self.namespace = namespace
         self.limits = parse_many(limits)
-        self.health = ThrottledLog(f"login rate-limit store ({uri.split(':', 1)[0]})", logger=log)
+        self.refusal = refusal
+        self.health = health
 
     def check(self, client: str) -> None:
-        """Count one attempt by `client`; raise TooManyLogins past a limit."""
+        """Count one attempt by `client`; raise TooManyAttempts past a limit."""
         try:
             for limit in self.limits:
                 if not self.strategy.hit(limit, self.namespace, client):
                     reset = self.strategy.get_window_stats(limit, self.namespace, client).reset_time
-                    raise TooManyLogins(int(reset - time.time()) + 1)
-        except TooManyLogins:
+                    raise TooManyAttempts(self.refusal, int(reset - time.time()) + 1)
+        except TooManyAttempts:
             raise
         except Exception as exc:  # noqa: BLE001 - any storage failure: fail open, logged
             self.health.failure(exc)
@@ -78,18 +89,30 @@ def storage(settings: Settings) -> tuple[str, dict]:
 
 def init_limits(app: Flask, settings: Settings) -> None:
     uri, options = storage(settings)
-    limits = app.config.setdefault("LOGIN_RATE_LIMIT", DEFAULT_LOGIN_LIMIT)
-    namespace = f"{settings.key_namespace}:limits:login"
-    app.extensions[LIMITER_KEY] = LoginLimiter(uri, options, namespace, limits)
+    # One storage and one outage log for every limit.
+    strategy = FixedWindowRateLimiter(storage_from_string(uri, **options))
+    health = ThrottledLog(f"rate-limit store ({uri.split(':', 1)[0]})", logger=log)
+    app.extensions[LIMITERS_KEY] = {
+        name: RateLimiter(strategy, f"{settings.key_namespace}:limits:{name}",
+                          app.config.setdefault(config_key, default), refusal, health)
+        for name, (config_key, default, refusal) in LIMITS.items()
+    }
 
 
-def login_rate_limit(view):
-    """Decorate a login view: each POST counts against LOGIN_RATE_LIMIT (FLASK.CONFIG)."""
+def rate_limit(name: str) -> Callable:
+    """Decorate a view: each POST counts against the limit `name` for the client's address."""
 
-    @wraps(view)
-    def limited(*args, **kwargs):
-        if request.method == "POST":
-            current_app.extensions[LIMITER_KEY].check(request.remote_addr or "unknown")
-        return view(*args, **kwargs)
+    def decorate(view):
+        @wraps(view)
+        def limited(*args, **kwargs):
+            if request.method == "POST":
+                current_app.extensions[LIMITERS_KEY][name].check(request.remote_addr or "unknown")
+            return view(*args, **kwargs)
 
-    return limited
+        return limited
+
+    return decorate
+
+
+login_rate_limit = rate_limit("login")
+signup_rate_limit = rate_limit("signup")

@@ -49,7 +49,10 @@ class ServerEnv(_Section):
     # a client to reach the same process, so more than one needs sticky routing.
     PROCESSES: Positive = 1
     THREADS_PER_CORE: Positive = 1
-    WORKER_CONNECTIONS: Positive = 1000
+    # Connections one gevent worker serves at once, and how many of them one client
+    # address may hold (0: no bound; off behind TRUSTED_PROXIES, where the proxy bounds it).
+    WORKER_CONNECTIONS: Positive = 4096
+    CLIENT_CONNECTIONS: Annotated[int, msgspec.Meta(ge=0)] = 256
     TIMEOUT: Positive = 30
     GRACEFUL_TIMEOUT: Positive = 30
     CAPTURE: bool = False

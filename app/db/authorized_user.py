@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from flask_login import UserMixin
 from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
-from werkzeug.security import check_password_hash, generate_password_hash
+
+from app.passwords import hash_password, verify_password
 
 
 def utc_now() -> datetime:
@@ -32,10 +33,10 @@ class AuthorizedUser(UserMixin):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = hash_password(password)
 
     def check_password(self, password: str) -> bool:
-        return check_password_hash(self.password_hash, password)
+        return verify_password(self.password_hash, password)
 
     def to_dict(self) -> dict[str, object]:
         return {"id": self.id, "username": self.username, "email": self.email,

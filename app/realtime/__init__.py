@@ -5,7 +5,10 @@ from anywhere.
   logging in over HTTP logs the socket in.
 - `authorize_connection(auth)` (called from Controllers/Socket) refuses a
   connection without a logged-in user or without the session's CSRF token in
-  `auth`, and puts the socket in the user's room.
+  `auth`, and puts the socket in the user's room and in its login's room.
+- A socket lives no longer than its login: logging out disconnects it in every
+  process, and no handler runs for a socket whose session is gone; a connection
+  that joins no namespace is closed (see connections.py).
 - `notify(user_or_room, event, data)` pushes from a request, a socket handler,
   a CLI command; `emitter(settings).notify(...)` from any other process. Across
   processes it needs SERVICES.redis, which is then the message queue: an event
@@ -23,6 +26,14 @@ from flask import Flask, current_app
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 
 from app.extensions import gevent_patched
+from app.realtime.connections import (
+    DEFAULT_CONNECT_TIMEOUT,
+    ConnectDeadline,
+    GuardedSocketIO,
+    remember_socket_user,
+    session_room,
+)
+from app.realtime.managers import LocalManager, RedisManager
 from app.rpc.encoding import to_builtins
 from app.rpc.socket import handle_rpc
 from app.services import redis_url
@@ -65,18 +76,20 @@ def socketio_of(app: Flask | None = None) -> SocketIO:
 def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     queue = redis_url(settings)
     app.config.setdefault("SOCKETIO_MAX_MESSAGE_SIZE", DEFAULT_MAX_MESSAGE)
-    socketio = SocketIO()
+    app.config.setdefault("SOCKETIO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
+    socketio = GuardedSocketIO()
     socketio.init_app(
         app,
         async_mode="gevent" if gevent_patched() else "threading",
         # Use the Flask-Session session itself, not a copy taken at connect time.
         manage_session=False,
-        message_queue=queue,
-        channel=channel(settings),
+        client_manager=RedisManager(queue, channel=channel(settings)) if queue else LocalManager(),
         max_http_buffer_size=app.config["SOCKETIO_MAX_MESSAGE_SIZE"],
         logger=False,
         engineio_logger=False,
     )
+    if app.config["SOCKETIO_CONNECT_TIMEOUT"]:
+        ConnectDeadline(socketio, float(app.config["SOCKETIO_CONNECT_TIMEOUT"]))
     socketio.on_event("rpc", handle_rpc)
     app.wsgi_app = app.extensions[PATHS_KEY] = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
     if queue:
@@ -105,6 +118,7 @@ class SocketIOPaths:
 
 def authorize_connection(auth: Any):
     """The connecting user, after checking login and CSRF; raises ConnectionRefusedError."""
+    from flask import session
     from flask_wtf.csrf import ValidationError, validate_csrf
 
     from app.auth import current_user
@@ -117,6 +131,8 @@ def authorize_connection(auth: Any):
     except ValidationError as exc:
         raise ConnectionRefusedError(f"bad CSRF token: {exc}") from None
     join_room(user_room(current_user))
+    join_room(session_room(session.sid))
+    remember_socket_user(current_user.get_id())
     return current_user._get_current_object()
 
 
@@ -133,8 +149,6 @@ class Emitter:
     """Pushes from a process that serves no clients (a worker, a cron job)."""
 
     def __init__(self, url: str, channel_name: str):
-        from socketio import RedisManager
-
         self.manager = RedisManager(url, channel=channel_name, write_only=True)
 
     def notify(self, user_or_room: Any, event: str, data: Any = None) -> None:

@@ -138,3 +138,8 @@ def test_no_secret_appears_in_the_logs_of_the_whole_run(stack):
     shown = stack.compose("run", "--rm", "--no-deps", "app", "flask", "config", "show").stdout
     assert stack.env["APP_KEY"] not in shown and stack.env["MYSQL_PASSWORD"] not in shown
     assert "********" in shown
+
+
+def test_redis_is_bounded_and_evicts_only_keys_that_expire(stack):
+    assert stack.redis("CONFIG", "GET", "maxmemory-policy").split() == ["maxmemory-policy", "volatile-lru"]
+    assert stack.redis("CONFIG", "GET", "maxmemory").split() == ["maxmemory", str(256 * 1024 * 1024)]

@@ -125,11 +125,15 @@ def test_form_post_without_csrf_token_is_400_page(app):
     assert response.content_type.startswith("text/html")
 
 
-def test_csrf_token_is_in_a_meta_tag_and_an_endpoint(app):
-    client = app.test_client()
-    html = client.get("/").get_data(as_text=True)
+def test_csrf_token_is_in_a_meta_tag_for_users_and_in_an_endpoint(app):
+    visitor = app.test_client().get("/")
+    assert 'name="csrf-token"' not in visitor.get_data(as_text=True)  # no session for a visitor's page
+    assert "Set-Cookie" not in visitor.headers
+    api = ApiClient(app.test_client())
+    api.signup("meta")
+    html = api.get("/").get_data(as_text=True)
     meta = re.search(r'<meta name="csrf-token" content="([^"]+)">', html).group(1)
-    assert client.get("/ws/csrf").json["csrf_token"] == meta
+    assert api.get("/ws/csrf").json["csrf_token"] == meta
 
 
 def test_login_attempts_are_rate_limited_in_redis(tmp_path, shipped_project, redis_server):

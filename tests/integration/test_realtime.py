@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from unittest.mock import ANY
 
 import pytest
 import requests
@@ -47,7 +48,9 @@ def redis_settings(redis_server):
 def test_named_requests_over_http_and_socket_and_a_push(live_server):
     server = live_server(migrate=True)
     anonymous = Client(server.url)
-    assert anonymous.send_request("ping", {"n": 1})["echo"] == {"n": 1}  # over HTTP, public
+    assert anonymous.send_request("ping", {"n": 1}) == {"pong": True, "server_time": ANY}  # HTTP, public, no echo
+    with pytest.raises(NotLoggedIn):
+        anonymous.send_request("echo", {"n": 1})
     with pytest.raises(NotLoggedIn):
         anonymous.send_request("whoami")
 
@@ -68,7 +71,8 @@ def test_named_requests_over_http_and_socket_and_a_push(live_server):
     assert summary["enrolments_per_course"] == "1.00"  # a Decimal, as text
     assert uuid.UUID(summary["snapshot"]) and summary["generated_at"].endswith("Z")
     # The same view over HTTP gives the same shape.
-    assert anonymous.send_request("ping", [1, 2])["echo"] == [1, 2]
+    assert anonymous.send_request("ping", [1, 2])["pong"] is True
+    assert sam.send_request("echo", [1, 2]) == {"echo": [1, 2]}
     # Without the CSRF token, a POST is refused even for a public view: a browser's
     # cookie could otherwise make it run as that user.
     refused = requests.post(server.url + "/ws/ping", json=[1, 2], timeout=10)
@@ -176,7 +180,7 @@ def test_200_clients_make_requests_and_all_receive_a_broadcast(live_server, redi
 
     def call(index: int, client: Client) -> None:
         try:
-            results[index] = client.send_request("ping", {"i": index})["echo"]["i"]
+            results[index] = client.send_request("echo", {"i": index})["echo"]["i"]
         except BaseException as exc:  # noqa: BLE001 - collected and asserted below
             errors.append(exc)
 
@@ -213,7 +217,7 @@ def test_malformed_and_oversized_messages_are_refused_and_others_are_served(live
 
     ada.sio.emit("rpc", {"name": "ping", "payload": "x" * 200_000})  # over the cap: the server drops this socket
     assert wait_until(lambda: not ada.sio.connected or ada.sio.eio.state != "connected", timeout=10)
-    assert bystander.send_request("ping", {"still": "here"})["echo"] == {"still": "here"}
+    assert bystander.send_request("echo", {"still": "here"})["echo"] == {"still": "here"}
 
     http = bystander.http
     token = bystander._csrf_token
@@ -242,7 +246,7 @@ def test_one_client_is_safe_across_threads(live_server):
     def work(offset: int) -> None:
         for index in range(20):
             try:
-                assert client.send_request("ping", offset + index)["echo"] == offset + index
+                assert client.send_request("echo", offset + index)["echo"] == offset + index
             except BaseException as exc:  # noqa: BLE001
                 failures.append(exc)
 

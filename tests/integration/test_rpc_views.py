@@ -72,8 +72,8 @@ def test_a_view_that_raises_is_500_with_a_request_id_and_the_app_goes_on(app, lo
     answer = sock.emit("rpc", {"name": "explode"}, callback=True)
     assert answer["ok"] is False and answer["status"] == 500 and answer["request_id"]
     assert "hunter2" not in str(answer)
-    assert sock.emit("rpc", {"name": "ping", "payload": 1}, callback=True)["result"]["echo"] == 1
-    assert logged_in.post("/ws/ping", json=2).json["echo"] == 2
+    assert sock.emit("rpc", {"name": "echo", "payload": 1}, callback=True)["result"]["echo"] == 1
+    assert logged_in.post("/ws/echo", json=2).json["echo"] == 2
 
 
 def test_any_json_able_value_comes_back_the_same_over_http_and_socket(app, logged_in):

@@ -34,7 +34,7 @@ def test_serves_pages_health_and_errors(live_server):
 
     assert server.stop() == 0
     log = server.log()
-    assert "Using worker: gevent" in log
+    assert "Using worker: app.gunicorn_worker.ClientBoundGeventWorker" in log
     assert '[e2e-trace-7] app.access: 127.0.0.1 "GET /healthz" 200' in log
 
 

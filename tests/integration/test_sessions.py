@@ -77,10 +77,15 @@ def test_session_id_changes_at_login(backend):
     app, store = backend
     ApiClient(app.test_client()).signup("rotator", password="a long password")
 
-    api = ApiClient(app.test_client())  # reading a CSRF token starts an anonymous session
+    api = ApiClient(app.test_client())  # a visitor's CSRF token: a signed cookie, nothing stored
+    assert api.client.get_cookie("session") is None and api.client.get_cookie("session_anon") is not None
+    credentials = {"username": "rotator", "password": "a long password"}
+    assert api.post("/ws/login", json=credentials).status_code == 200
     before = sid(api.client)
     assert store.has(before)
-    response = api.post("/ws/login", json={"username": "rotator", "password": "a long password"})
+    assert api.client.get_cookie("session_anon") is None  # the visitor's cookie goes at login
+
+    response = api.post("/ws/login", json=credentials)  # logging in again, over a login
     assert response.status_code == 200
     after = sid(api.client)
     assert after != before
@@ -102,7 +107,9 @@ def test_a_session_memcached_refuses_to_store_is_a_503_not_a_false_success(tmp_p
         session["blob"] = "x" * 2_000_000  # over memcached's 1 MB item limit
         return "stored"
 
-    response = app.test_client().get("/too-big")
+    api = ApiClient(app.test_client())
+    api.signup("hoarder")  # only a signed-in session goes to the store
+    response = api.get("/too-big")
     assert response.status_code == 503
     assert b"stored" not in response.data
 

@@ -1,0 +1,93 @@
+"""gunicorn's gevent worker, with a bound on the connections one client address holds.
+
+A gevent worker serves up to `worker_connections` connections at once. Without
+a bound per address, one client that opens that many (slow request bodies,
+idle websockets) leaves none for anyone else: health checks time out and the
+orchestrator restarts a process that is only busy being attacked. Here a
+connection past SERVER_ENV.CLIENT_CONNECTIONS from one address is answered
+`429 Too Many Requests` and closed at once, before anything is read from it.
+
+Behind a proxy (TRUSTED_PROXIES > 0) every connection comes from the proxy, so
+the bound is off and the proxy keeps it per client (docker/nginx.conf).
+
+The worker also raises its open-file limit (the soft limit, up to the hard one)
+so that `worker_connections` sockets fit: many systems start processes with a
+soft limit of 1,024.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from collections import Counter
+
+from gunicorn.workers.ggevent import GeventWorker
+
+log = logging.getLogger("app.connections")
+
+REFUSAL = (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"Retry-After: 5\r\nConnection: close\r\nContent-Length: 38\r\n\r\n"
+           b"Too many connections from your address")
+# Room for the listening sockets, log files, database and Redis pools beside the clients.
+EXTRA_FILES = 512
+LOG_EVERY_SECONDS = 30.0
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise the soft RLIMIT_NOFILE towards `wanted` (never past the hard limit); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        return target
+    return soft
+
+
+class ClientBoundGeventWorker(GeventWorker):
+    """The gevent worker, refusing an address's connections past `per_client` (0: no bound)."""
+
+    # Set by app.gunicorn_conf from SERVER_ENV before the workers fork.
+    per_client = 0
+
+    def init_process(self) -> None:
+        self.held: Counter[str] = Counter()
+        self.refused: Counter[str] = Counter()
+        self.last_logged = 0.0
+        limit = raise_open_file_limit(self.worker_connections + EXTRA_FILES)
+        if limit < self.worker_connections + EXTRA_FILES:
+            log.warning("open-file limit %s is below worker_connections (%s) plus %s; raise `ulimit -n`",
+                        limit, self.worker_connections, EXTRA_FILES)
+        super().init_process()  # runs the worker until it stops
+
+    def handle(self, listener, client, addr) -> None:
+        address = addr[0] if isinstance(addr, tuple) and addr else None
+        if not self.per_client or not address:
+            super().handle(listener, client, addr)
+            return
+        if self.held[address] >= self.per_client:
+            self._refuse(client, address)
+            return
+        self.held[address] += 1
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.held[address] -= 1
+            if not self.held[address]:
+                del self.held[address]
+
+    def _refuse(self, client, address: str) -> None:
+        self.refused[address] += 1
+        try:
+            client.settimeout(1.0)
+            client.sendall(REFUSAL)
+        except OSError:
+            pass
+        finally:
+            client.close()
+        now = time.monotonic()
+        if now - self.last_logged >= LOG_EVERY_SECONDS:
+            self.last_logged = now
+            counts = ", ".join(f"{addr} ({count})" for addr, count in self.refused.most_common(5))
+            self.refused.clear()
+            log.warning("refused connections past %s per client address: %s", self.per_client, counts)
