@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.db import db
+from app.db.authorized_user import normalise_username
 from Models.Persistent.school import User
 
 
 def username_taken(username: str) -> bool:
-    return db.session.scalar(select(User.id).where(User.username == username)) is not None
+    return db.session.scalar(select(User.id).where(User.username == normalise_username(username))) is not None
 
 
 def create_user(username: str, email: str, password: str) -> User:

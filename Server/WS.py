@@ -38,6 +38,8 @@ class Route(object):
             "ping": views.ping,
             "echo": views.echo,
             "whoami": views.whoami,
+            "teachers.create": views.become_teacher,
+            "students.create": views.become_student,
             "courses.list": views.list_courses,
             "courses.create": views.create_course,
             "courses.enroll": views.enroll,

@@ -26,7 +26,7 @@ from app.logs import configure_logging
 from app.realtime import init_realtime, socketio_of, socketio_prefix
 from app.request_id import RequestGlobals
 from app.request_limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_CONTENT_LENGTH, register_request_limits
-from app.rpc.http import init_rpc_http
+from app.routing import register_url_converters
 from app.security import register_security, trust_proxies
 from app.server_modules import load_server_modules
 from app.sessions import init_sessions
@@ -69,6 +69,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
         instance_path=str(settings.instance_path),
     )
     register_settings(app, settings)
+    register_url_converters(app)
     register_extensions(app, settings)
     register_server_modules(app)
     register_error_handlers(app)
@@ -105,7 +106,6 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     app.extensions[CACHE_KEY] = build_cache(settings, extensions.service_clients(app))
     init_auth(app, settings)
     init_realtime(app, settings)
-    init_rpc_http(app)
     app.register_blueprint(health)
 
 

@@ -27,6 +27,12 @@ timeout = _server.TIMEOUT
 graceful_timeout = _server.GRACEFUL_TIMEOUT
 capture_output = _server.CAPTURE
 loglevel = _server.LOG.LEVEL.lower()
+# gunicorn would take X-Forwarded-Proto (and friends) from any client on loopback as
+# proof of https (its forwarded_allow_ips default): a local client could then get
+# HSTS over plain http, or pass for a proxy. The app alone decides whom to believe,
+# through SERVER_ENV.TRUSTED_PROXIES (werkzeug's ProxyFix, app/security.py).
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
 # The app writes one access line per request itself (with its request id).
 accesslog = None
 errorlog = "-"

@@ -13,15 +13,30 @@ the bound is off and the proxy keeps it per client (docker/nginx.conf).
 The worker also raises its open-file limit (the soft limit, up to the hard one)
 so that `worker_connections` sockets fit: many systems start processes with a
 soft limit of 1,024.
+
+On SIGTERM gunicorn stops accepting and waits up to GRACEFUL_TIMEOUT for the
+requests in flight. A Socket.IO connection is a request that never ends by
+itself (a websocket, a long poll, or one hung mid-upgrade), so every stop
+would take the whole timeout. Here, as soon as the worker begins to stop,
+every Socket.IO connection of the process is told to close (its transport is
+closed: clients reconnect, to another instance), and the Socket.IO requests
+still open REALTIME_GRACE_SECONDS later are cut off (their socket is shut
+down; a handler still running a grace later is killed). Plain HTTP requests
+are left to finish as before. (gunicorn 27 runs neither worker_int nor
+worker_exit on SIGTERM before that wait, hence the worker.)
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import resource
+import socket
+import sys
 import time
 from collections import Counter
 
+import gevent
 from gunicorn.workers.ggevent import GeventWorker
 
 log = logging.getLogger("app.connections")
@@ -32,6 +47,12 @@ REFUSAL = (b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain; charset
 # Room for the listening sockets, log files, database and Redis pools beside the clients.
 EXTRA_FILES = 512
 LOG_EVERY_SECONDS = 30.0
+# After a stopping worker tells its Socket.IO connections to close, the time they have
+# to do so before they are cut off.
+REALTIME_GRACE_SECONDS = 1.0
+STOP_POLL_SECONDS = 0.1
+# Loaded by the app in the worker (this module is imported by the master, before Flask).
+REALTIME_MODULE = "app.realtime.upgrade"
 
 
 def raise_open_file_limit(wanted: int) -> int:
@@ -54,6 +75,9 @@ class ClientBoundGeventWorker(GeventWorker):
         self.held: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.last_logged = 0.0
+        # The Socket.IO requests in flight: their greenlet -> (client socket, start time).
+        self.realtime_requests: dict[gevent.Greenlet, tuple[socket.socket, float]] = {}
+        self.stopping_realtime = False
         limit = raise_open_file_limit(self.worker_connections + EXTRA_FILES)
         if limit < self.worker_connections + EXTRA_FILES:
             log.warning("open-file limit %s is below worker_connections (%s) plus %s; raise `ulimit -n`",
@@ -91,3 +115,49 @@ class ClientBoundGeventWorker(GeventWorker):
             counts = ", ".join(f"{addr} ({count})" for addr, count in self.refused.most_common(5))
             self.refused.clear()
             log.warning("refused connections past %s per client address: %s", self.per_client, counts)
+
+    # -- stopping with Socket.IO connections open ------------------------------------------
+
+    def handle_request(self, listener_name, req, sock, addr):
+        realtime = sys.modules.get(REALTIME_MODULE)
+        if realtime is None or not realtime.is_realtime_path(req.path or ""):
+            return super().handle_request(listener_name, req, sock, addr)
+        current = gevent.getcurrent()
+        self.realtime_requests[current] = (sock, time.monotonic())
+        try:
+            return super().handle_request(listener_name, req, sock, addr)
+        finally:
+            self.realtime_requests.pop(current, None)
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        if not self.stopping_realtime:
+            self.stopping_realtime = True
+            gevent.spawn(self._stop_realtime)  # out of the signal handler, as gunicorn does for SIGQUIT
+
+    def _stop_realtime(self) -> None:
+        """Runs until the worker exits: connections opened meanwhile (clients reconnect until
+        the listener closes) are told to close and cut off like the first ones."""
+        realtime = sys.modules.get(REALTIME_MODULE)
+        began = time.monotonic()
+        shut: dict[gevent.Greenlet, float] = {}
+        while True:
+            told = realtime.close_connections() if realtime is not None else 0
+            if told:
+                log.info("stopping: told %s Socket.IO connections to close", told)
+            now = time.monotonic()
+            late = 0
+            for greenlet, (client, since) in list(self.realtime_requests.items()):
+                if greenlet not in shut:
+                    if now - max(since, began) >= REALTIME_GRACE_SECONDS:
+                        # The handler reads the end of its stream and finishes as usual.
+                        shut[greenlet] = now
+                        late += 1
+                        with contextlib.suppress(OSError):
+                            client.shutdown(socket.SHUT_RDWR)
+                elif now - shut[greenlet] >= REALTIME_GRACE_SECONDS:
+                    greenlet.kill(block=False)  # one blocked on something else than its socket
+            if late:
+                log.info("stopping: cut off %s Socket.IO requests still open after %ss", late,
+                         REALTIME_GRACE_SECONDS)
+            gevent.sleep(STOP_POLL_SECONDS)

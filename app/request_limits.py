@@ -56,18 +56,11 @@ def body_limit(max_bytes: int) -> Callable[[F], F]:
     return mark
 
 
-def _view_of_request() -> Any:
-    if request.endpoint == "rpc.call":  # a named request: its own view decides
-        from app.rpc.router import router
-
-        return router().views.get((request.view_args or {}).get("name"))
-    return current_app.view_functions.get(request.endpoint) if request.endpoint else None
-
-
 def _apply_view_limit() -> None:
-    """Before any hook reads the body (the CSRF check reads forms): the view's own limit."""
-    if request.method in BODY_METHODS:
-        limit = getattr(_view_of_request(), LIMIT_ATTRIBUTE, None)
+    """Before any hook reads the body (the CSRF check reads forms): the view's own limit.
+    A named request's URL rule carries its view's attributes (app.rpc.http)."""
+    if request.method in BODY_METHODS and request.endpoint is not None:
+        limit = getattr(current_app.view_functions.get(request.endpoint), LIMIT_ATTRIBUTE, None)
         if limit is not None:
             request.max_content_length = limit
 

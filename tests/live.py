@@ -51,6 +51,17 @@ def memcached_server():
     return require("memcached", MEMCACHED)
 
 
+def signed_up(url: str, name: str, password: str = "a long password") -> requests.Session:
+    """A browser-like session that signed up as `name` on a live server, sending its CSRF token."""
+    browser = requests.Session()
+    token = browser.get(url + "/ws/csrf", timeout=10).json()["csrf_token"]
+    response = browser.post(url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10,
+                            json={"username": name, "password": password, "email": f"{name}@x.io"})
+    assert response.status_code == 201, response.text
+    browser.headers["X-CSRFToken"] = response.json()["csrf_token"]
+    return browser
+
+
 @dataclass
 class LiveServer:
     """A real `python -m app serve` (gunicorn + gevent) on a free port."""

@@ -20,7 +20,7 @@ from app.db import db
 from app.realtime import notify
 from app.rpc import RpcRequest, public
 from Controllers import school
-from Models.Forms.school import CourseIn, CourseQuery, EnrollmentIn
+from Models.Forms.school import CourseIn, CourseQuery, EnrollmentIn, StudentIn, TeacherIn
 from Models.Persistent.school import Course, Enrollment, Student
 
 
@@ -37,6 +37,20 @@ def echo(request: RpcRequest) -> dict[str, Any]:
 
 def whoami(request: RpcRequest) -> dict[str, Any]:
     return request.user.to_dict()
+
+
+def become_teacher(request: RpcRequest) -> dict[str, Any]:
+    """Your teacher profile (what POST /ws/teachers does), so you can create courses."""
+    payload = request.parse(TeacherIn)
+    school.create_teacher(request.user, payload.name, payload.department)
+    return {"user_id": request.user.id, "teacher": True}
+
+
+def become_student(request: RpcRequest) -> dict[str, Any]:
+    """Your student profile (what POST /ws/students does), so you can enrol."""
+    payload = request.parse(StudentIn)
+    school.create_student(request.user, payload.name, payload.birth_date)
+    return {"user_id": request.user.id, "student": True}
 
 
 def list_courses(request: RpcRequest) -> list[Course]:

@@ -11,11 +11,12 @@ from typing import Annotated
 
 import msgspec
 
+from app.payloads import Id
+
 CODE_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=10, pattern=CODE_PATTERN)]
-Id = Annotated[int, msgspec.Meta(ge=1)]
 Limit = Annotated[int, msgspec.Meta(ge=1, le=200)]
 
 

@@ -23,7 +23,7 @@ from werkzeug.security import generate_password_hash
 from app.auth.limits import init_limits, login_rate_limit, signup_rate_limit
 from app.auth.redirects import safe_next
 from app.auth.session_user import SessionUser
-from app.db.authorized_user import AuthorizedUser
+from app.db.authorized_user import AuthorizedUser, normalise_username
 from app.errors import render_error, wants_json
 from app.passwords import verify_password
 from app.realtime.connections import end_login_sockets
@@ -79,7 +79,7 @@ def authenticate(username: str, password: str):
     from app.db import db
 
     model = user_model()
-    user = db.session.query(model).filter_by(username=username).one_or_none()
+    user = db.session.query(model).filter_by(username=normalise_username(username)).one_or_none()
     if user is None:
         verify_password(_dummy_hash(), password)
         return None

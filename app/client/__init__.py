@@ -6,12 +6,14 @@
         client.login("ada", "correct horse battery")
         client.on("enrolled", lambda data: print(data["message"]))
         courses = client.send_request("courses.list", {"limit": 5})
+        me = client.get("/ws/me")                       # a plain JSON endpoint
 
-After login, requests travel over Socket.IO (one connection, server pushes on
-it); before, or with `realtime=False`, over HTTP (`POST /ws/<name>`). Errors
-are raised as typed exceptions (app.client.errors). The socket reconnects by
-itself with exponential backoff. One Client may be shared by several threads.
-Everything on the wire is JSON.
+After login, named requests travel over Socket.IO (one connection, server
+pushes on it); before, or with `realtime=False`, over HTTP (`POST /ws/<name>`).
+`get`, `post`, `patch` and `delete` call JSON endpoints over HTTP with the
+session and CSRF token. Errors are raised as typed exceptions
+(app.client.errors). The socket reconnects by itself with exponential backoff.
+One Client may be shared by several threads. Everything on the wire is JSON.
 """
 
 from __future__ import annotations
@@ -64,6 +66,22 @@ class Client:
 
     # -- HTTP ---------------------------------------------------------------------------
 
+    def request(self, method: str, path: str, payload: Any = None) -> Any:
+        """Call a JSON endpoint (`client.request("PATCH", "/ws/courses/3", {...})`); its JSON answer."""
+        return self._http(method.upper(), path, payload)
+
+    def get(self, path: str) -> Any:
+        return self._http("GET", path)
+
+    def post(self, path: str, payload: Any = None) -> Any:
+        return self._http("POST", path, payload)
+
+    def patch(self, path: str, payload: Any = None) -> Any:
+        return self._http("PATCH", path, payload)
+
+    def delete(self, path: str) -> Any:
+        return self._http("DELETE", path)
+
     def _http(self, method: str, path: str, payload: Any = None) -> Any:
         with self._lock:
             headers = {}
@@ -115,10 +133,13 @@ class Client:
         return twin
 
     def logout(self) -> None:
+        """End the login (and, on the server, every socket opened on it); the client may log in again."""
         with self._lock:
             self.disconnect()
             self._http("POST", "/ws/logout")
             self.user = None
+            # The token belonged to the session that just ended; the next call fetches a new one.
+            self._csrf_token = None
 
     # -- socket ---------------------------------------------------------------------------
 

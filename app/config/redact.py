@@ -1,41 +1,193 @@
-"""Hiding secrets in a config before it is shown or logged."""
+"""Hiding secrets in a config before it is shown or logged.
+
+Two nets, because a secret can sit under any key name:
+
+- by key: a value under a name such as APP_KEY, DB_PASSWORD, SENTRY_DSN or
+  Authorization is hidden whole, and so is everything beneath it;
+- by value: every other string is searched for the shapes secrets take (a
+  password or token in a URL, a webhook token in a URL path, a secret query
+  parameter, an Authorization header value, a JWT, a PEM private key, a
+  well-known API token), and only the secret part is hidden, so hosts, ports,
+  paths and the other parameters stay readable.
+
+A random string under a harmless name (`FOO: 8f3kQ...`) has no shape to find:
+it cannot be told from an identifier, so name secrets as secrets.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 REDACTED = "********"
-_SECRET_KEY = re.compile(r"(KEY|PASSWORD|PASSWD|PASS|SECRET|TOKEN|CREDENTIAL)", re.IGNORECASE)
+
+# --- by key -------------------------------------------------------------------------------------
+
+# Anywhere in a name: no harmless setting contains these (APP_KEY, DB_PASSWORD, SENTRY_DSN,
+# SLACK_WEBHOOK_URL, JWT_PRIVATE_KEY, SECURITY_PASSWORD_SALT, SSL_PASSPHRASE, TLS_CERT_KEY).
+_SECRET_NAME = re.compile(r"KEY|PASS|PWD|SECRET|TOKEN|CREDENTIAL|DSN|WEBHOOK|PRIVATE|SIGNATURE|SALT",
+                          re.IGNORECASE)
+# Only as the name's last word: `Authorization`, `BASIC_AUTH`, `Cookie` hold a credential, while
+# SESSION_COOKIE_HTTPONLY, REMEMBER_COOKIE_NAME or AUTH_TYPE only describe one.
+_SECRET_LAST_WORD = re.compile(r"(?:^|[^A-Za-z]|(?<=[a-z])(?=[A-Z]))(?i:auth|authorization|cookies?)$")
+# Names that describe a secret rather than hold it: CACHE_KEY_PREFIX, SSL_KEY_FILE, TOKEN_TTL,
+# PASSWORD_MIN_LENGTH. Hiding them makes the output less useful and protects nothing.
+_DESCRIBES_SECRET = re.compile(r"[_-](?:PREFIX|FILE|PATH|DIR|NAME|TYPE|ALGORITHMS?|LENGTH|TTL|LIFETIME|"
+                               r"EXPIRES|TIMEOUT|ROUNDS|ITERATIONS)$", re.IGNORECASE)
 
 
 def is_secret_key(key: str) -> bool:
-    return bool(_SECRET_KEY.search(key))
+    named = bool(_SECRET_NAME.search(key) or _SECRET_LAST_WORD.search(key))
+    return named and not _DESCRIBES_SECRET.search(key)
+
+
+def _can_hold_secret(value: Any) -> bool:
+    # Booleans stay: one bit is no secret, and `PRIVATE: true` is worth seeing. Numbers are hidden:
+    # FLASK.CONFIG gives `MAIL_PASSWORD: ${PW}` the YAML type of PW, so a digits-only password is an int.
+    return value not in (None, "") and not isinstance(value, bool)
+
+
+# --- by value: URLs -----------------------------------------------------------------------------
+
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+# `scheme://user:password@host` or `scheme://user@host`. The password may hold `/` and `@`
+# (SQLAlchemy reads them so); it ends at the first `@` after which comes a host (no `@`) and then
+# the path, query, fragment or the end. `host:8080/path?mail=a@b.c` has no password: a port is
+# digits followed by the path, not a password.
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/?#@\[\]]*)"
+                       r"(?::(?!\d*(?:[/?#]|$))(?P<password>.*?))?@(?=[^@/?#]*(?:[/?#]|$))")
+# A user name kept as is (`postgresql://app@db`, `ssh://git@github.com`). Anything else in the user
+# part is taken for a credential: Sentry DSNs and token URLs carry their key there.
+_PLAIN_USER = re.compile(r"[a-z][a-z._-]{0,31}")
+_URL_PARTS = re.compile(r"^(?P<head>[^:]+://[^/?#]*)(?P<path>[^?#]*)(?P<query>\?[^#]*)?(?P<fragment>#.*)?$",
+                        re.DOTALL)
+# A path segment that names an endpoint (`api`, `webhooks`, `services`); the first other one in a
+# webhook URL starts its token (`/services/T000/B000/XXXX`, `/api/webhooks/123/abc`).
+_PLAIN_SEGMENT = re.compile(r"[a-z][a-z_-]*")
+# Telegram's bot token is a path segment of an ordinary API URL.
+_TELEGRAM_BOT = re.compile(r"/bot\d+:[A-Za-z0-9_-]+")
+# Query parameter names that hold secrets: these anywhere in the name ...
+_SECRET_PARAM_PART = re.compile(r"token|secret|passw|apikey|signature|credential", re.IGNORECASE)
+# ... and these as a whole word of it (`key`, `api_key`, `AWSAccessKeyId`; not `keyword`, `monkey`).
+_SECRET_PARAM_WORDS = frozenset({"key", "pass", "pwd", "auth", "sig", "code", "jwt", "hmac", "session",
+                                 "sessionid", "otp"})
+_CAMEL_CASE = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def _is_secret_param(name: str) -> bool:
+    name = unquote(name)
+    words = re.split(r"[^a-z0-9]+", _CAMEL_CASE.sub(r"\1_\2", name).lower())
+    return bool(_SECRET_PARAM_PART.search(name)) or any(word in _SECRET_PARAM_WORDS for word in words)
+
+
+def _hide_params(text: str) -> str:
+    """`token=abc&x=1` -> `token=********&x=1`: secret values go, every name and other value stays."""
+    pairs = []
+    for pair in text.split("&"):
+        name, equals, value = pair.partition("=")
+        pairs.append(f"{name}={REDACTED}" if equals and value and _is_secret_param(name) else pair)
+    return "&".join(pairs)
+
+
+def _hide_userinfo(url: str) -> str:
+    match = _USERINFO.match(url)
+    if match is None:
+        return url
+    user, password = match.group("user"), match.group("password")
+    shown_user = user if user == "" or _PLAIN_USER.fullmatch(user) else REDACTED
+    shown = shown_user if password is None else f"{shown_user}:{REDACTED if password else ''}"
+    return f"{match.group('scheme')}{shown}@{url[match.end():]}"
+
+
+def _hide_webhook_path(path: str) -> str:
+    """`/api/webhooks/123/abc` -> `/api/webhooks/********`: the token is everything after the endpoint."""
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        if segment and not _PLAIN_SEGMENT.fullmatch(segment):
+            return "/".join([*segments[:index], REDACTED])
+    return path
+
+
+def _hide_url(url: str) -> str:
+    parts = _URL_PARTS.match(_hide_userinfo(url))
+    if parts is None:
+        return url
+    head, path = parts.group("head"), parts.group("path")
+    if "hook" in (head + path).lower():
+        path = _hide_webhook_path(path)
+    path = _TELEGRAM_BOT.sub(f"/bot{REDACTED}", path)
+    query = parts.group("query") or ""
+    fragment = parts.group("fragment") or ""
+    # An OAuth redirect carries its token in the fragment, written like a query.
+    return head + path + ("?" + _hide_params(query[1:]) if query else "") + (
+        "#" + _hide_params(fragment[1:]) if "=" in fragment else fragment)
 
 
 def redact_url(value: str) -> str:
-    """`redis://:pw@host/0` -> `redis://:********@host/0`; other strings unchanged."""
-    if "://" not in value or "@" not in value:
-        return value
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return value
-    if parts.password is None:
-        return value
-    userinfo = f"{parts.username or ''}:{REDACTED}"
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{userinfo}@{host}"))
+    """Hide the credentials, webhook tokens and secret parameters of every URL in `value`.
+
+    `postgresql://app:pw@db/shop` -> `postgresql://app:********@db/shop`; the rest is unchanged.
+    """
+    return _URL.sub(lambda match: _hide_url(match.group(0)), value)
+
+
+# --- by value: other shapes ---------------------------------------------------------------------
+
+# The whole block, armour lines included; an unterminated one (a value cut short) up to the end.
+_PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----.*?"
+                          r"(?:-----END [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----|\Z)", re.DOTALL)
+# `Authorization` header values. The scheme stays; so does a following ordinary word, so prose
+# such as "send a Bearer token" stays readable (a credential has digits, symbols or inner capitals).
+_AUTH_VALUE = re.compile(r"\b(?P<scheme>(?i:bearer|basic|token|bot|apikey|api-key|jwt|negotiate|ntlm))"
+                         r"(?P<space>\s+)(?P<credential>[A-Za-z0-9._~+/-]+=*)")
+_ORDINARY_WORD = re.compile(r"[A-Za-z][a-z]*")
+_MIN_CREDENTIAL = 6
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Tokens whose format announces them, wherever they appear.
+_KNOWN_TOKEN = re.compile(
+    r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}"  # GitHub
+    r"|github_pat_[A-Za-z0-9_]{22,}"
+    r"|glpat-[A-Za-z0-9_-]{20,}"  # GitLab
+    r"|xox[abeoprs]-[A-Za-z0-9-]{10,}"  # Slack
+    r"|[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|AIza[A-Za-z0-9_-]{35}"  # Google API key
+    r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"  # SendGrid
+    r"|AKIA[A-Z0-9]{16})")  # AWS access key id
+
+
+def _hide_auth_value(match: re.Match[str]) -> str:
+    credential = match.group("credential")
+    if len(credential) < _MIN_CREDENTIAL or _ORDINARY_WORD.fullmatch(credential):
+        return match.group(0)
+    return f"{match.group('scheme')}{match.group('space')}{REDACTED}"
+
+
+def redact_text(value: str) -> str:
+    """Hide every secret found in one string, keeping the rest as written."""
+    value = _PRIVATE_KEY.sub(REDACTED, value)
+    value = redact_url(value)
+    value = _AUTH_VALUE.sub(_hide_auth_value, value)
+    value = _JWT.sub(REDACTED, value)
+    return _KNOWN_TOKEN.sub(REDACTED, value)
+
+
+# --- the tree -----------------------------------------------------------------------------------
 
 
 def redact(tree: Any, key: str = "") -> Any:
+    """A copy of `tree` with its secrets hidden; `key` is the name `tree` sits under, if any."""
+    return _redact(tree, secret=bool(key) and is_secret_key(key))
+
+
+def _redact(tree: Any, secret: bool) -> Any:
     if isinstance(tree, dict):
-        return {name: redact(value, str(name)) for name, value in tree.items()}
+        # Beneath a secret name everything is secret: `TOKENS: {github: ...}` names no child as one.
+        return {name: _redact(value, secret or is_secret_key(str(name))) for name, value in tree.items()}
     if isinstance(tree, list):
-        return [redact(value, key) for value in tree]
-    if key and is_secret_key(key) and tree not in (None, ""):
+        return [_redact(value, secret) for value in tree]
+    if secret and _can_hold_secret(tree):
         return REDACTED
     if isinstance(tree, str):
-        return redact_url(tree)
+        return redact_text(tree)
     return tree

@@ -5,10 +5,10 @@
     db.session.commit()
 """
 
-from app.db.authorized_user import AuthorizedUser
+from app.db.authorized_user import AuthorizedUser, normalise_username
 from app.db.base import NAMING_CONVENTION, model_metadata
 from app.db.database import Databases, db, init_databases
 from app.db.engines import ReadOnlyDatabaseError
 
 __all__ = ["NAMING_CONVENTION", "AuthorizedUser", "Databases", "ReadOnlyDatabaseError", "db", "init_databases",
-           "model_metadata"]
+           "model_metadata", "normalise_username"]

@@ -9,17 +9,29 @@ A models module mixes it into its own user model (Fluxon's
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import DateTime, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from app.db.types import UTCDateTime
 from app.passwords import hash_password, verify_password
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def normalise_username(username: str) -> str:
+    """The one form a username is stored and looked up in, on every database.
+
+    MariaDB's default collation already treats `ALICE`, `alice ` and `alice` as one
+    value while SQLite treats them as three; normalising before every write and
+    lookup makes them one everywhere (NFKC folds look-alike forms, casefold the case).
+    """
+    return unicodedata.normalize("NFKC", username).strip().casefold()
 
 
 class AuthorizedUser(UserMixin):
@@ -30,7 +42,11 @@ class AuthorizedUser(UserMixin):
     # scrypt with a random salt (werkzeug's default): slow for an attacker by design.
     password_hash: Mapped[str] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(130))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    @validates("username")
+    def _normalise_username(self, _key: str, username: str) -> str:
+        return normalise_username(username)
 
     def set_password(self, password: str) -> None:
         self.password_hash = hash_password(password)

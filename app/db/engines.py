@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -56,6 +58,7 @@ def database_url(entry: Database, settings: Settings) -> URL:
         if name != ":memory:" and not name.startswith("file:"):
             path = settings.path(name)
             path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
             name = str(path)
         return URL.create(entry.driver, database=name, query=_query(entry.params))
     query = _query(entry.params)
@@ -70,6 +73,15 @@ def database_url(entry: Database, settings: Settings) -> URL:
         database=entry.database or None,
         query=query,
     )
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only: it holds password hashes.
+    SQLite gives its journal and WAL files the database file's permissions."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _query(params: dict[str, Any]) -> dict[str, str]:
@@ -96,11 +108,36 @@ def create_database_engine(name: str, entry: Database, settings: Settings) -> En
     if engine.dialect.name == "mysql":
         event.listen(engine, "first_connect", _check_recycle(name, engine))
         share_preferred_tls_context(engine)
+        _driver_errors_as_operational(engine)
         if not options.get("pool_pre_ping"):  # a user who asks for it gets a ping every time
             _ping_when_idle(engine)
     if entry.readonly:
         _guard_readonly(name, engine)
     return engine
+
+
+def _driver_errors_as_operational(engine: Engine) -> None:
+    """A login the driver cannot complete is the database refusing us, like a wrong password.
+
+    PyMySQL raises a bare RuntimeError when MySQL 8's caching_sha2_password needs
+    `cryptography` and it is missing (the `pymysql[rsa]` extra), which would pass
+    SQLAlchemy's error handling by and answer 500; as an OperationalError it gets
+    the 503 and the log line every refused login gets (app.db.errors).
+    """
+    connect = engine.dialect.connect
+    errors = engine.dialect.loaded_dbapi
+
+    def connect_or_refuse(*cargs: Any, **cparams: Any) -> Any:
+        try:
+            return connect(*cargs, **cparams)
+        except RuntimeError as exc:
+            raise errors.OperationalError(AUTH_PLUGIN_FAILED, f"the login could not be completed: {exc}") from exc
+
+    engine.dialect.connect = connect_or_refuse  # type: ignore[method-assign]
+
+
+# MySQL's CR_AUTH_PLUGIN_CANNOT_LOAD: the client side of an authentication method failed.
+AUTH_PLUGIN_FAILED = 2059
 
 
 def _ping_when_idle(engine: Engine) -> None:

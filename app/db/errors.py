@@ -34,6 +34,11 @@ _SQLITE_COLUMNS = re.compile(r"constraint failed: (.+)$")
 
 # MySQL/MariaDB codes meaning "unreachable, overloaded or contended: retry".
 TRANSIENT_MYSQL_CODES = {1040, 1053, 1205, 1213, 2002, 2003, 2006, 2013, 2055}
+# Codes meaning "the server refused our login": a wrong password, a missing grant or
+# database, an authentication method the client cannot complete. Not a bug in a view:
+# the database is unavailable to this app until an operator fixes the credentials, so
+# the answer is the same 503, and the log names the cause.
+REFUSED_MYSQL_CODES = {1044, 1045, 1049, 1129, 1130, 1251, 1820, 2059, 2061, 3118}
 TRANSIENT_SQLITE_TEXT = ("database is locked", "unable to open database file", "disk I/O error")
 
 
@@ -44,7 +49,7 @@ def is_transient(exc: BaseException) -> bool:
     original = getattr(exc, "orig", None)
     args = getattr(original, "args", ())
     if args and isinstance(args[0], int):
-        return args[0] in TRANSIENT_MYSQL_CODES
+        return args[0] in TRANSIENT_MYSQL_CODES or args[0] in REFUSED_MYSQL_CODES
     text = str(original or exc)
     return any(marker in text for marker in TRANSIENT_SQLITE_TEXT) or isinstance(exc, InterfaceError)
 
@@ -113,8 +118,14 @@ def describe(exc: IntegrityError, metadata_sets: list[MetaData]) -> Violation:
     return Violation(409, "conflict", (), "the change conflicts with existing data")
 
 
+def number_too_large() -> Violation:
+    return Violation(400, "invalid_value", (), "a number is too large for the database")
+
+
 def as_http_error(exc: Exception, metadata_sets: list[MetaData]) -> HTTPException | None:
     """The HTTP error a database exception stands for, or None when it is a server bug."""
+    if isinstance(exc, OverflowError):
+        return number_too_large()
     if isinstance(exc, IntegrityError):
         return describe(exc, metadata_sets)
     if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)) and is_transient(exc):
@@ -156,6 +167,14 @@ def register_database_error_handlers(app: Flask) -> None:
         if outage.failures and response.status_code < 500:
             outage.success()
         return response
+
+    @app.errorhandler(OverflowError)
+    def overflow(exc: OverflowError):
+        # SQLite's driver refuses integers past 64 bits before SQL runs (MySQL answers a
+        # DataError or no row): whatever the client sent that far, it is its value.
+        current_app.extensions[EXTENSION_KEY].sessions.rollback()
+        log.info("refused value: %s", exc)
+        return render_error(number_too_large())
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):

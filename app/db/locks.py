@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +62,7 @@ def _postgres_lock(engine: Engine, timeout: int) -> Iterator[None]:
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout: int) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
+    with os.fdopen(os.open(path, os.O_CREAT | os.O_RDWR, 0o600), "r+") as handle:
         deadline = time.monotonic() + timeout
         while True:
             try:

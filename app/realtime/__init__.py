@@ -34,6 +34,7 @@ from app.realtime.connections import (
     session_room,
 )
 from app.realtime.managers import LocalManager, RedisManager
+from app.realtime.upgrade import install as install_upgrade_safe_sockets
 from app.rpc.encoding import to_builtins
 from app.rpc.socket import handle_rpc
 from app.services import redis_url
@@ -92,6 +93,8 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
         ConnectDeadline(socketio, float(app.config["SOCKETIO_CONNECT_TIMEOUT"]))
     socketio.on_event("rpc", handle_rpc)
     app.wsgi_app = app.extensions[PATHS_KEY] = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
+    # python-engineio hangs on a failed or interrupted polling-to-websocket upgrade (see upgrade.py).
+    install_upgrade_safe_sockets(socketio, socketio_prefix(app))
     if queue:
         log.debug("Socket.IO message queue on Redis (channel %s)", channel(settings))
     return socketio

@@ -113,7 +113,9 @@ class ConnectDeadline:
                     self.pending.pop(eio_sid, None)
                     log.debug("engine.io connection %s joined no namespace in %ss; closed", eio_sid, self.seconds)
                     raw = self.server.environ[eio_sid].get("gunicorn.socket")
-                    self.server.eio.disconnect(eio_sid)
+                    socket_ = self.server.eio.sockets.get(eio_sid)
+                    if socket_ is not None:  # without waiting: a client that left never takes the packet
+                        socket_.close(wait=False, reason=self.server.eio.reason.SERVER_DISCONNECT)
                     if raw is not None:
                         self.server.start_background_task(_shut_after_grace, self.server, raw)
         self.sweeping = False

@@ -1,47 +1,43 @@
 """`POST /ws/<name>`: a named request over HTTP.
 
-The rule matches only names the router knows (see RequestNameConverter), so
-every other /ws/ path is routed as usual: 404 when nothing is there, 405 when
-a page exists for another method.
+Each name the router maps gets a URL rule of its own, POST only: an unknown
+name is 404 like any other missing path, GET on a known one is 405, and
+`OPTIONS` on other /ws/ routes advertises only their own methods.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
-from werkzeug.exceptions import MethodNotAllowed
-from werkzeug.routing import BaseConverter, ValidationError
+from flask import Flask, Response, request
 
 from app.payloads import decode
 from app.rpc.encoding import to_json
-from app.rpc.router import dispatch, router
+from app.rpc.router import dispatch
 
-rpc_http = Blueprint("rpc", __name__)
-
-
-class RequestNameConverter(BaseConverter):
-    regex = r"[A-Za-z][A-Za-z0-9_.-]{0,99}"
-
-    def to_python(self, value: str) -> str:
-        if value not in router(current_app).views:
-            raise ValidationError()
-        return value
+ENDPOINT_PREFIX = "named-request:"
 
 
-# Every method, because werkzeug decides 405 before it runs converters: a POST-only
-# rule would turn GET /ws/<anything> into 405 instead of 404.
-@rpc_http.route("/ws/<request_name:name>", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-def call(name: str):
-    if request.method != "POST":
-        raise MethodNotAllowed(valid_methods=["POST"], description="Named requests are sent with POST.")
-    body = request.get_data(cache=True)
-    # Any JSON at all (the view's own struct checks it further); no body is None.
-    payload = decode(body, Any) if body else None
-    result = dispatch(name, payload, "http")
-    return Response(to_json(result), mimetype="application/json")
+def http_view(name: str, view: Callable[..., Any]) -> Callable[[], Response]:
+    def call() -> Response:
+        body = request.get_data(cache=True)
+        # Any JSON at all (the view's own struct checks it further); no body is None.
+        payload = decode(body, Any) if body else None
+        return Response(to_json(dispatch(name, payload, "http")), mimetype="application/json")
+
+    # The view's own attributes (@public, @body_limit) travel with it.
+    return functools.update_wrapper(call, view)
 
 
-def init_rpc_http(app: Flask) -> None:
-    app.url_map.converters["request_name"] = RequestNameConverter
-    app.register_blueprint(rpc_http)
+def add_http_rule(app: Flask, name: str, view: Callable[..., Any]) -> None:
+    path = f"/ws/{name}"
+    for rule in app.url_map.iter_rules():
+        if rule.rule == path and not rule.endpoint.startswith(ENDPOINT_PREFIX) and "POST" in (rule.methods or ()):
+            raise ValueError(f"the named request {name!r} would answer POST {path}, which {rule.endpoint} serves")
+    endpoint = ENDPOINT_PREFIX + name
+    if endpoint in app.view_functions:  # mapped again (a new view for the name): the rule stays
+        app.view_functions[endpoint] = http_view(name, view)
+        return
+    app.add_url_rule(path, endpoint, http_view(name, view), methods=["POST"])

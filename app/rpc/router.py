@@ -64,16 +64,20 @@ def public(view: Callable) -> Callable:
 
 
 class Router:
-    def __init__(self) -> None:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
         self.views: dict[str, Callable[[RpcRequest], Any]] = {}
 
     def map(self, mapping: dict[str, Callable[[RpcRequest], Any]]) -> Router:
+        from app.rpc.http import add_http_rule
+
         for name, view in mapping.items():
             if not NAME_PATTERN.match(name):
                 raise ValueError(f"request name {name!r} must match {NAME_PATTERN.pattern}")
             if not callable(view):
                 raise TypeError(f"the view for {name!r} is not callable")
             self.views[name] = view
+            add_http_rule(self.app, name, view)
         return self
 
     def view(self, name: str) -> Callable[[RpcRequest], Any]:
@@ -85,8 +89,10 @@ class Router:
 
 def router(app: Flask | None = None) -> Router:
     """The app's router (created on first use)."""
-    app = app or current_app
-    return app.extensions.setdefault(ROUTER_KEY, Router())
+    app = app or current_app._get_current_object()
+    if ROUTER_KEY not in app.extensions:
+        app.extensions[ROUTER_KEY] = Router(app)
+    return app.extensions[ROUTER_KEY]
 
 
 def dispatch(name: str, payload: Any, transport: str) -> Any:

@@ -38,7 +38,7 @@ def handle_rpc(message: Any = None) -> dict[str, Any]:
         return {"ok": True, "result": to_builtins(result)}
     except HTTPException as exc:
         return _failure(exc, request_id)
-    except DBAPIError as exc:
+    except (DBAPIError, OverflowError) as exc:
         # Flask's error handlers do not run for socket events: the same mapping by hand,
         # so a duplicate is a 409 here too, not a 500.
         state = current_app.extensions[EXTENSION_KEY]

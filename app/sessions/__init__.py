@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from flask_session import Session
 
-from app.sessions.interface import ResilientSessionInterface
+from app.sessions.interface import ResilientSessionInterface, is_users
 from app.sessions.outage import SessionStoreUnavailable
 from app.sessions.serializers import MsgpackFileSystemCache, StrictMsgpackSerializer
 
@@ -45,8 +45,9 @@ def init_sessions(app: Flask, settings: Settings, clients: dict) -> None:
     else:
         directory = settings.path(settings.filesystem.PATH)
         directory.mkdir(parents=True, exist_ok=True)
-        # Past the threshold cachelib deletes expired files, then the oldest: anonymous
-        # visitors each start a session, and a disk must not fill with them.
+        # Past the threshold cachelib deletes expired files, then the oldest. Only signed-in
+        # sessions are stored (visitors' live in a signed cookie), so only logins, which are
+        # rate-limited per address, ever bring the store near it.
         app.config.update(SESSION_TYPE="cachelib",
                           SESSION_CACHELIB=MsgpackFileSystemCache(str(directory), threshold=FILE_SESSIONS_KEPT,
                                                                   mode=0o600))
@@ -54,6 +55,21 @@ def init_sessions(app: Flask, settings: Settings, clients: dict) -> None:
     inner = app.session_interface
     inner.serializer = StrictMsgpackSerializer()
     app.session_interface = ResilientSessionInterface(inner, backend)
+    # Registered before the Server modules' hooks, so it runs after them (Flask runs
+    # after_request hooks last-registered first).
+    app.after_request(never_store_signed_in_responses)
+
+
+def never_store_signed_in_responses(response):
+    """A response that read a signed-in session is that user's: no cache may keep it, and
+    the browser may not show it again from its history after logout (`no-store`).
+    A view's own Cache-Control is kept unless it is the plain `private` of the example hook."""
+    from flask import session
+
+    current = session._get_current_object()
+    if is_users(current) and current.accessed and response.headers.get("Cache-Control") in (None, "private"):
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def rotate_session() -> None:

@@ -20,6 +20,7 @@ import requests
 from tests.conftest import REPO_ROOT
 
 APP_URL = "http://127.0.0.1:4200"
+DECOY = "compose-test-decoy"
 PROXY_URL = "http://127.0.0.1:8080"
 
 
@@ -46,7 +47,15 @@ class Stack:
                          self.env["MYSQL_DATABASE"], "-e", sql)
 
     def redis(self, *command: str) -> str:
-        return self.exec("redis", "redis-cli", "-a", self.env["REDIS_PASSWORD"], "--no-auth-warning", *command)
+        return self.exec("redis", "sh", "-c", 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli "$@"', "redis-cli", *command)
+
+    def container_id(self, service: str) -> str:
+        return self.compose("ps", "-q", service).stdout.split()[0]
+
+    def inspect(self, service: str, template: str) -> str:
+        result = subprocess.run(["docker", "inspect", "--format", template, self.container_id(service)],
+                                env=self.env, capture_output=True, text=True, timeout=60, check=True)
+        return result.stdout
 
 
 def _docker_environment() -> dict[str, str]:
@@ -86,14 +95,21 @@ def stack():
         MYSQL_DATABASE="app",
         MYSQL_USER="app",
         APP_NAME=f"ci{uuid.uuid4().hex[:6]}",
+        # The tests sign many accounts up from 127.0.0.1; the limits are tested without compose.
+        SIGNUP_RATE_LIMIT="1000 per minute",
     )
     env.pop("APP_PORT", None)
     stack = Stack(f"tmplci{uuid.uuid4().hex[:6]}", env)
+    # A rendered config left in the checkout, as `flask config render -o` leaves one: the
+    # image must not take it in (test_the_image_holds_no_rendered_config).
+    decoy = REPO_ROOT / "config" / f"{DECOY}.rendered.yml"
+    decoy.write_text("SERVER_ENV: {APP_KEY: decoy}\n")
     try:
         stack.compose("up", "-d", "--build", "--wait", timeout=900)
         wait_for_http(APP_URL + "/healthz")
         yield stack
     finally:
+        decoy.unlink(missing_ok=True)
         logs = stack.compose("logs", "--no-color", check=False, timeout=120)
         (REPO_ROOT / "instance").mkdir(exist_ok=True)
         (REPO_ROOT / "instance" / "compose-test.log").write_text(logs.stdout + logs.stderr)

@@ -20,20 +20,12 @@ import requests
 from app.client import Client
 from tests.conftest import wait_until
 from tests.hostile import IdleWebsockets, SlowBodies
+from tests.live import signed_up
 
 pytestmark = pytest.mark.integration
 
 ATTACK_CONNECTIONS = 1010
 DEADLINE = 3  # REQUEST_BODY_TIMEOUT and SOCKETIO_CONNECT_TIMEOUT in these tests
-
-
-def signed_in(url: str, name: str) -> requests.Session:
-    browser = requests.Session()
-    token = browser.get(url + "/ws/csrf", timeout=10).json()["csrf_token"]
-    response = browser.post(url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10,
-                            json={"username": name, "password": "a long password", "email": f"{name}@x.io"})
-    assert response.status_code == 201, response.text
-    return browser
 
 
 def form_token(html: str) -> str:
@@ -78,7 +70,7 @@ def probe(url: str, browser: requests.Session, seconds: float, crowds=()) -> tup
 def test_one_address_holding_1010_connections_cannot_starve_other_clients(live_server, crowds):
     server = live_server(migrate=True, FLASK={"CONFIG": {"REQUEST_BODY_TIMEOUT": DEADLINE,
                                                           "SOCKETIO_CONNECT_TIMEOUT": DEADLINE}})
-    browser = signed_in(server.url, "bystander")
+    browser = signed_up(server.url, "bystander")
     kinds = {"slow bodies": SlowBodies, "idle websockets": IdleWebsockets}
     # One attacker, one address (127.0.0.2), every kind of connection at once.
     attackers = [kinds[name](server.port, "127.0.0.2", ATTACK_CONNECTIONS) for name in crowds]
@@ -110,7 +102,7 @@ def _session_files(directory: Path) -> set[str]:
 def test_visitors_get_no_session_and_forms_still_carry_csrf_tokens(live_server, tmp_path):
     server = live_server(migrate=True)
     store = tmp_path / "sessions"
-    user = signed_in(server.url, "regular")
+    user = signed_up(server.url, "regular")
     stored = _session_files(store)
     assert stored  # the user's
 
@@ -146,7 +138,7 @@ def test_visitors_add_no_keys_to_redis(live_server, redis_server):
     for path in ["/", "/login", "/signup", "/ws/csrf", "/missing"] * 20:
         requests.get(server.url + path, timeout=10)
     assert spy.keys(f"{name}:session:*") == []
-    signed_in(server.url, "keyed")
+    signed_up(server.url, "keyed")
     assert len(spy.keys(f"{name}:session:*")) == 1
 
 
@@ -172,16 +164,16 @@ def test_password_hashing_does_not_hold_up_other_requests(live_server):
     stop = threading.Event()
     signups = []
 
-    def sign_up_as_fast_as_possible() -> None:
+    def sign_up_as_fast_as_possible(flooder: int) -> None:
         index = 0
         while not stop.is_set():
             browser = requests.Session()
             token = browser.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
             signups.append(browser.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=30, json={
-                "username": f"fast{index}", "password": "a long password", "email": "f@x.io"}).status_code)
+                "username": f"fast{flooder}x{index}", "password": "a long password", "email": "f@x.io"}).status_code)
             index += 1
 
-    flooders = [threading.Thread(target=sign_up_as_fast_as_possible) for _ in range(4)]
+    flooders = [threading.Thread(target=sign_up_as_fast_as_possible, args=(flooder,)) for flooder in range(4)]
     for flooder in flooders:
         flooder.start()
     try:

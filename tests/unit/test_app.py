@@ -122,15 +122,15 @@ def test_settings_reach_flask_config(shipped_project, isolated_config):
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["MAX_CONTENT_LENGTH"] == 1024 and app.config["CUSTOM_FLAG"] is True
 
-    @app.post("/ws/echo")
+    @app.post("/ws/size")
     def echo():
         from flask import request
         return {"size": len(request.get_data())}
 
     client = app.test_client()
     headers = csrf_headers(client)
-    assert client.post("/ws/echo", data=b"x" * 1000, headers=headers).json == {"size": 1000}
-    too_big = client.post("/ws/echo", data=b"x" * 2048, headers=headers)
+    assert client.post("/ws/size", data=b"x" * 1000, headers=headers).json == {"size": 1000}
+    too_big = client.post("/ws/size", data=b"x" * 2048, headers=headers)
     assert too_big.status_code == 413 and too_big.json["error"] == "request_entity_too_large"
 
 

@@ -124,8 +124,12 @@ def test_check_passes_a_sound_production_config(prod_config):
     (GOOD_KEY, "FLASK: {CONFIG: {SESSION_COOKIE_HTTPONLY: false}}", "SESSION_COOKIE_HTTPONLY: is false"),
     (GOOD_KEY, "DATABASE: {a: {driver: mysql+pymysql, user: *******, password: ********}}",
      "DATABASE.a.user: is a masked example value"),
+    ("a" * 40, "", "SERVER_ENV.APP_KEY: repeats a shorter string"),
+    ("password" * 4, "", "SERVER_ENV.APP_KEY: repeats a shorter string"),
+    (GOOD_KEY, "SERVICES: {redis: {HOST: cache}}",
+     "SERVICES.redis.PASSWORD: is not set; Redis must require a password in production"),
 ], ids=["short key", "placeholder key", "masked key", "debug", "insecure cookie", "script-readable cookie",
-        "masked credentials"])
+        "masked credentials", "repeated character key", "repeated word key", "redis without password"])
 def test_check_refuses_unsafe_production_settings(prod_config, key, extra, expected):
     result = flask_cli("config", "check", "--config", str(prod_config(key, extra)))
     assert result.returncode == 1
