@@ -42,7 +42,7 @@ def _check(name: str, probe: Callable[[], Any]) -> dict[str, Any]:
 @health.get("/readyz")
 def readyz():
     checks: dict[str, dict[str, Any]] = {}
-    for name, engine in db.engines.items():
+    for name, engine in db.engines_by_name().items():
         checks[f"database:{name}"] = _check(f"database:{name}", lambda engine=engine: ping(engine))
     clients = service_clients()
     if "redis" in clients:

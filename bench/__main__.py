@@ -47,7 +47,7 @@ def template_config(workdir: Path, env: dict[str, str], app_name: str) -> Path:
         "DATABASE": {"main": {"driver": "mysql+pymysql", "address": env["BENCH_DB_HOST"],
                               "port": int(env["BENCH_DB_PORT"]), "user": env["BENCH_DB_USER"],
                               "password": env["BENCH_DB_PASSWORD"], "database": env["BENCH_DB_NAME"],
-                              "models": "school"}},
+                              "models": ["accounts", "school"]}},
         "SERVICES": {"redis": {"HOST": env["BENCH_REDIS_HOST"], "PORT": int(env["BENCH_REDIS_PORT"])}},
     }
     path = workdir / "config.yml"

@@ -1,63 +1,17 @@
-"""Alembic environment: migrates every writable database that has models.
+"""Alembic environment for `flask db ...` (Flask-Migrate).
 
-Run through `flask db ...`, which passes the app's engines and models in
-`config.attributes["targets"]`. All databases move together: each gets its own
-transaction and all commit only when every one succeeded (MySQL commits DDL
-as it goes, so keep revisions small there).
+Every writable database with models is migrated by one numbered history; see
+app/db/migrations.py for how revisions are split by models module, numbered,
+locked and kept safe to downgrade on MySQL.
 """
 
 from __future__ import annotations
 
-import logging
-
 from alembic import context
+from flask import current_app
 
-config = context.config
-log = logging.getLogger("alembic.env")
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    # A table in the database that no model describes belongs to someone else:
-    # autogenerate must never propose dropping it.
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return True
-
-
-def run_migrations_online() -> None:
-    targets = config.attributes.get("targets")
-    if targets is None:
-        raise SystemExit("run migrations with `flask db ...`, which knows the app's databases")
-    open_ = []
-    try:
-        for target in targets:
-            connection = target.engine.connect()
-            open_.append((target, connection, connection.begin()))
-        for target, connection, _ in open_:
-            log.info("database %s (models %s)", target.database, target.models)
-            context.configure(
-                connection=connection,
-                target_metadata=target.metadata,
-                upgrade_token=f"{target.models}_upgrades",
-                downgrade_token=f"{target.models}_downgrades",
-                include_object=include_object,
-                compare_type=True,
-                # SQLite alters tables by copying them; batch mode writes that for us.
-                render_as_batch=connection.dialect.name == "sqlite",
-            )
-            context.run_migrations(models=target.models)
-        for _, _, transaction in open_:
-            transaction.commit()
-    except BaseException:
-        for _, _, transaction in open_:
-            if transaction.is_active:
-                transaction.rollback()
-        raise
-    finally:
-        for _, connection, _ in open_:
-            connection.close()
-
+from app.db.migrations import run_migrations_online
 
 if context.is_offline_mode():
     raise SystemExit("offline (--sql) migrations are not supported; run them against a database")
-run_migrations_online()
+run_migrations_online(context, current_app._get_current_object())

@@ -18,22 +18,27 @@ branch_labels: Union[str, Sequence[str], None] = ${repr(branch_labels)}
 depends_on: Union[str, Sequence[str], None] = ${repr(depends_on)}
 
 
-def upgrade(models: str) -> None:
-    # Databases whose models this revision predates have nothing to do.
-    globals().get(f"upgrade_{models}", lambda: None)()
+def upgrade(models: Sequence[str]) -> None:
+    # The models modules of the database being migrated, in config order; a module
+    # this revision does not touch has nothing to do.
+    for name in models:
+        globals().get(f"upgrade_{name}", lambda: None)()
 
 
-def downgrade(models: str) -> None:
-    globals().get(f"downgrade_{models}", lambda: None)()
-% for models in re.split(r',\s*', config.get_main_option("model_sets") or ""):
-% if models:
+def downgrade(models: Sequence[str]) -> None:
+    for name in reversed(models):
+        globals().get(f"downgrade_{name}", lambda: None)()
+<%
+    modules = [name for name in re.split(r',\s*', config.get_main_option("model_modules") or "") if name]
+    changed = [name for name in modules if ("%s_upgrades" % name) in context.keys()]
+%>\
+% for name in (changed or modules):
 
 
-def upgrade_${models}() -> None:
-    ${context.get("%s_upgrades" % models, "pass")}
+def upgrade_${name}() -> None:
+    ${context.get("%s_upgrades" % name, "pass")}
 
 
-def downgrade_${models}() -> None:
-    ${context.get("%s_downgrades" % models, "pass")}
-% endif
+def downgrade_${name}() -> None:
+    ${context.get("%s_downgrades" % name, "pass")}
 % endfor

@@ -84,6 +84,9 @@ def isolated_config(tmp_path, monkeypatch):
 
 
 def _forget_user_packages() -> None:
+    from app.db.testing import forget_models
+
+    forget_models()
     for name in list(sys.modules):
         if name.split(".")[0] in USER_PACKAGES:
             del sys.modules[name]

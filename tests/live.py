@@ -102,7 +102,7 @@ def live_server(tmp_path):
         """`migrate`: use the school models on SQLite and apply the migrations first."""
         main = {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}
         if migrate:
-            main["models"] = "school"
+            main["models"] = ["accounts", "school"]
         base = {
             # Open websockets hold a graceful stop until this timeout; tests need not wait 30 s.
             "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3,

@@ -1,9 +1,8 @@
-"""The school: users who log in, the teachers and students they are, courses and enrolments.
+"""The school demo: the teachers and students users are, courses and enrolments.
 
-The models of the database whose DATABASE entry says `models: school`. Change
-them, then `flask db revision --autogenerate -m "what changed"` writes the next
-numbered schema version into migrations/versions/ and `flask db upgrade`
-applies it.
+Listed with `accounts` in DATABASE.main.models, so it lives in the same database
+and refers to `users`. After changing a model, `flask db migrate -m "what
+changed"` writes the next numbered revision and `flask db upgrade` applies it.
 """
 
 from __future__ import annotations
@@ -11,34 +10,27 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
-from app.db import AuthorizedUser, model_metadata
-
-
-class Base(DeclarativeBase):
-    metadata = model_metadata()
+from app.db import db
+from Models.Persistent.accounts import User
 
 
-class User(AuthorizedUser, Base):
-    __tablename__ = "users"
-
-    # Joined: most pages that load a user ask whether they teach or study. Children
-    # go with their parent in the ORM as in the database (ON DELETE CASCADE).
-    teacher: Mapped[Teacher | None] = relationship(back_populates="user", lazy="joined",
-                                                   cascade="all, delete-orphan", passive_deletes=True)
-    student: Mapped[Student | None] = relationship(back_populates="user", lazy="joined",
-                                                   cascade="all, delete-orphan", passive_deletes=True)
+def _profile_of_user(name: str):
+    # Adds `User.<name>` (the user's profile, or None), loaded with the user: most pages
+    # that load a user ask whether they teach or study. Profiles go with their user in
+    # the ORM as in the database (ON DELETE CASCADE).
+    return backref(name, uselist=False, lazy="joined", cascade="all, delete-orphan", passive_deletes=True)
 
 
-class Teacher(Base):
+class Teacher(db.Model):
     __tablename__ = "teachers"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     department: Mapped[str] = mapped_column(String(50))
 
-    user: Mapped[User] = relationship(back_populates="teacher")
+    user: Mapped[User] = relationship(backref=_profile_of_user("teacher"))
     courses: Mapped[list[Course]] = relationship(back_populates="teacher", cascade="all, delete-orphan",
                                                  passive_deletes=True)
 
@@ -46,7 +38,7 @@ class Teacher(Base):
         return {"user_id": self.user_id, "name": self.name, "department": self.department}
 
 
-class Course(Base):
+class Course(db.Model):
     __tablename__ = "courses"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,14 +55,14 @@ class Course(Base):
                 "teacher_id": self.teacher_id}
 
 
-class Student(Base):
+class Student(db.Model):
     __tablename__ = "students"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     birth_date: Mapped[date] = mapped_column(Date)
 
-    user: Mapped[User] = relationship(back_populates="student")
+    user: Mapped[User] = relationship(backref=_profile_of_user("student"))
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="student", cascade="all, delete-orphan",
                                                          passive_deletes=True)
     # Fluxon's ManyToManyField(through='Enrollment'): read through the enrolments.
@@ -80,7 +72,7 @@ class Student(Base):
         return {"user_id": self.user_id, "name": self.name, "birth_date": self.birth_date.isoformat()}
 
 
-class Enrollment(Base):
+class Enrollment(db.Model):
     __tablename__ = "enrollments"
     __table_args__ = (UniqueConstraint("student_id", "course_id"),)
 

@@ -64,10 +64,9 @@ def user_model():
 
 
 def _find_user_model(app: Flask):
-    from app.db.database import EXTENSION_KEY
+    from app.db.extension import db
 
-    found = [model for model in app.extensions[EXTENSION_KEY].models().values()
-             if isinstance(model, type) and issubclass(model, AuthorizedUser)]
+    found = [model for model in db.models_of(app).values() if issubclass(model, AuthorizedUser)]
     if len(found) > 1:
         raise RuntimeError(f"several models mix in AuthorizedUser ({', '.join(m.__name__ for m in found)}); "
                            "keep one user model")

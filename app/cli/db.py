@@ -1,116 +1,102 @@
-"""`flask db ...`: numbered schema versions (Fluxon's saveschema / updateschema).
+"""`flask db ...`: Flask-Migrate's commands, with revisions as plain numbers.
 
-    flask db revision --autogenerate -m "add rooms"   # save the models' changes as 000N_add_rooms.py
-    flask db upgrade [REV]                            # apply up to REV (default: the newest)
-    flask db downgrade REV                            # step back to REV (`base`: before the first)
-    flask db current | history | check
+    flask db migrate -m "add rooms"     # the models' changes as migrations/versions/0003_add_rooms.py
+    flask db upgrade                    # apply every revision (under the migration lock)
+    flask db downgrade                  # one step back; also -1, 2 (= 0002), base
+    flask db current | history | check | stamp | show | heads
+
+Flask-Migrate is imported when a `db` command runs, not when `flask` lists its
+commands: Alembic costs a noticeable part of a second to import.
 """
 
 from __future__ import annotations
 
-import sys
+import functools
+import re
+from typing import Any
 
 import click
-from flask import current_app
-from flask.cli import AppGroup
 
-# Alembic and the app's modules are imported inside the commands: this group is
-# listed by every `flask` call, and listing it must stay cheap.
-db_group = AppGroup("db", help="Schema versions: create, apply, inspect.")
+# Commands whose REVISION argument may be a plain number (`1` is revision 0001),
+# and which accept a relative step such as -1 without `--` before it.
+NUMBERED = ("upgrade", "downgrade", "stamp", "show")
 
 
-def _config(*, one_per_models: bool = False):
-    from app.db.database import EXTENSION_KEY
-    from app.db.migrate import alembic_config
+def normalise_revision(revision: str) -> str:
+    """`1`, `01` -> `0001` (this project's numbering); anything else as given."""
+    return f"{int(revision):04d}" if re.fullmatch(r"\d{1,3}", revision) else revision
+
+
+def _numbered(command: click.Command) -> click.Command:
+    if getattr(command, "numbered_revisions", False):
+        return command
+    original = command.callback
+
+    @functools.wraps(original)
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("revision"), str):
+            kwargs["revision"] = normalise_revision(kwargs["revision"])
+        return original(*args, **kwargs)
+
+    command.callback = callback
+    # `downgrade -1`: click would read -1 as an unknown option; let it reach the argument.
+    command.ignore_unknown_options = True
+    command.numbered_revisions = True  # type: ignore[attr-defined]
+    return command
+
+
+def ensure_migrate() -> None:
+    """Flask-Migrate on the current app, with this project's migrations folder (once)."""
+    from flask import current_app
+    from flask_migrate import Migrate
+
+    from app.db import db
     from app.extensions import current_settings
 
-    return alembic_config(current_settings(), current_app.extensions[EXTENSION_KEY], one_per_models=one_per_models)
+    if "migrate" not in current_app.extensions:
+        migrate = Migrate(current_app, db, directory=str(current_settings().root / "migrations"))
+        migrate.configure(_output_to_current_stdout)
 
 
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
+def _output_to_current_stdout(config: Any) -> Any:
+    # Alembic's Config takes sys.stdout when its module is imported; what a command
+    # prints goes where stdout is now (a redirect, a test's runner).
+    import sys
+
+    config.stdout = sys.stdout
+    return config
 
 
-def _locked(action, config, revision: str) -> None:
-    from alembic.util import CommandError
+class MigrateGroup(click.Group):
+    """Flask-Migrate's `db` group, loaded on first use."""
 
-    from app.db.locks import MigrationLockTimeout, migration_lock
+    def _group(self) -> click.Group:
+        from flask_migrate.cli import db
 
-    engines = [target.engine for target in config.attributes["targets"]]
-    try:
-        with migration_lock(engines):
-            action(config, revision)
-    except MigrationLockTimeout as exc:
-        _fail(str(exc))
-    except CommandError as exc:
-        _fail(str(exc))
+        if self.callback is None:  # adopt its options (-d, -x) and its app-context callback
+            original = db.callback
 
+            @functools.wraps(original)
+            def callback(*args: Any, **kwargs: Any) -> Any:
+                result = original(*args, **kwargs)  # loads the app and keeps its context open
+                ensure_migrate()
+                return result
 
-@db_group.command("revision")
-@click.option("-m", "--message", required=True, help="What the revision changes.")
-@click.option("--autogenerate/--empty", default=True, show_default=True,
-              help="Compare the models with the database, or write an empty revision to fill by hand.")
-def revision(message: str, autogenerate: bool) -> None:
-    """Save the models' current schema as the next numbered revision."""
-    from alembic import command
-    from alembic.util import CommandError
+            self.params = db.params
+            self.callback = callback
+        return db
 
-    from app.db.migrate import next_revision_id
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self._group()
+        return super().parse_args(ctx, args)
 
-    config = _config(one_per_models=True)
-    rev_id = next_revision_id(config)
-    try:
-        script = command.revision(config, message=message, autogenerate=autogenerate, rev_id=rev_id)
-    except CommandError as exc:
-        _fail(f"{exc} (run `flask db upgrade` first so the database is at the newest revision)")
-    click.echo(f"wrote {script.path}" if script else "nothing written")
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = self._group().get_command(ctx, name)
+        return _numbered(command) if command is not None and name in NUMBERED else command
 
 
-@db_group.command("upgrade")
-@click.argument("revision", default="head")
-def upgrade(revision: str) -> None:
-    """Apply revisions up to REVISION (default: head), holding the migration lock."""
-    from alembic import command
-
-    _locked(command.upgrade, _config(), revision)
-
-
-@db_group.command("downgrade")
-@click.argument("revision")
-def downgrade(revision: str) -> None:
-    """Revert to REVISION (a number such as 0001, or `base` for an empty schema)."""
-    from alembic import command
-
-    _locked(command.downgrade, _config(), revision)
-
-
-@db_group.command("current")
-def current() -> None:
-    """Show the revision each database is at."""
-    from alembic import command
-
-    command.current(_config(), verbose=False)
-
-
-@db_group.command("history")
-def history() -> None:
-    """List every revision, oldest last."""
-    from alembic import command
-
-    command.history(_config(), indicate_current=True)
-
-
-@db_group.command("check")
-def check() -> None:
-    """Exit non-zero when the models and the migrations differ."""
-    from alembic import command
-    from alembic.util import AutogenerateDiffsDetected, CommandError
-
-    try:
-        command.check(_config(one_per_models=True))
-    except AutogenerateDiffsDetected as exc:
-        _fail(f"the models differ from the migrations; run `flask db revision -m ...`\n{exc}")
-    except CommandError as exc:
-        _fail(str(exc))
-    click.echo("ok: the models match the migrations")
+db_group = MigrateGroup("db", help="Schema versions (Flask-Migrate): migrate, upgrade, downgrade, current, history, "
+                                   "check, stamp.")

@@ -76,7 +76,14 @@ class Database(_Section):
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     engine: dict[str, Any] = msgspec.field(default_factory=dict)
     readonly: bool = False
-    models: str | None = None
+    # The Models.Persistent module (or a list of them) whose models live in this database.
+    models: str | list[str] | None = None
+
+    @property
+    def model_names(self) -> list[str]:
+        if self.models is None:
+            return []
+        return [self.models] if isinstance(self.models, str) else list(self.models)
 
 
 class RedisService(_Section):

@@ -1,8 +1,6 @@
-"""What a models module builds on: constraint names Alembic and error messages can rely on."""
+"""Constraint names Alembic and error messages can rely on."""
 
 from __future__ import annotations
-
-from sqlalchemy import MetaData
 
 # Named constraints: migrations can drop or alter them by name on every database,
 # and a duplicate-key error names a constraint that maps back to its columns.
@@ -13,8 +11,3 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def model_metadata() -> MetaData:
-    """MetaData for a new models module: `class Base(DeclarativeBase): metadata = model_metadata()`."""
-    return MetaData(naming_convention=NAMING_CONVENTION)

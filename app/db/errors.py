@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from sqlalchemy import MetaData
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -134,13 +134,12 @@ def as_http_error(exc: Exception, metadata_sets: list[MetaData]) -> HTTPExceptio
 
 
 def register_database_error_handlers(app: Flask) -> None:
-    from app.db.database import EXTENSION_KEY
+    from app.db.extension import db
 
     @app.errorhandler(IntegrityError)
     def integrity_error(exc: IntegrityError):
-        state = current_app.extensions[EXTENSION_KEY]
-        state.sessions.rollback()
-        violation = describe(exc, [model_set.base.metadata for model_set in state.model_sets.values()])
+        db.session.rollback()
+        violation = describe(exc, list(db.metadatas.values()))
         log.info("refused write: %s (%s)", violation.description, exc.orig)
         return render_error(violation)
 
@@ -150,9 +149,8 @@ def register_database_error_handlers(app: Flask) -> None:
     @app.errorhandler(InterfaceError)
     @app.errorhandler(PoolTimeout)
     def database_unavailable(exc: DBAPIError | PoolTimeout):
-        state = current_app.extensions[EXTENSION_KEY]
         try:
-            state.sessions.rollback()
+            db.session.rollback()
         except DBAPIError:
             pass
         if not is_transient(exc):
@@ -172,13 +170,13 @@ def register_database_error_handlers(app: Flask) -> None:
     def overflow(exc: OverflowError):
         # SQLite's driver refuses integers past 64 bits before SQL runs (MySQL answers a
         # DataError or no row): whatever the client sent that far, it is its value.
-        current_app.extensions[EXTENSION_KEY].sessions.rollback()
+        db.session.rollback()
         log.info("refused value: %s", exc)
         return render_error(number_too_large())
 
     @app.errorhandler(DataError)
     def data_error(exc: DataError):
-        current_app.extensions[EXTENSION_KEY].sessions.rollback()
+        db.session.rollback()
         log.info("refused write: %s", exc.orig)
         return render_error(Violation(400, "invalid_value", (), "a value does not fit its column "
                                       "(too long, out of range or of the wrong type)"))

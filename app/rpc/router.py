@@ -63,6 +63,25 @@ def public(view: Callable) -> Callable:
     return view
 
 
+def named_request(blueprint: Any, name: str, *, public: bool = False) -> Callable[[Callable], Callable]:
+    """Serve the decorated view as the named request `name` (`POST /ws/<name>` and the
+    Socket.IO `rpc` event) in every app the blueprint is registered on.
+
+        api = Blueprint("rooms_api", __name__, url_prefix="/ws")
+
+        @named_request(api, "rooms.list")
+        def list_rooms(request: RpcRequest): ...
+    """
+
+    def register(view: Callable) -> Callable:
+        if public:
+            view.rpc_public = True  # type: ignore[attr-defined]
+        blueprint.record_once(lambda state: router(state.app).map({name: view}))
+        return view
+
+    return register
+
+
 class Router:
     def __init__(self, app: Flask) -> None:
         self.app = app

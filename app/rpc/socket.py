@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
-from app.db.database import EXTENSION_KEY
 from app.db.errors import as_http_error
+from app.db.extension import db
 from app.request_id import bind_request_id, new_request_id
 from app.rpc.encoding import to_builtins
 from app.rpc.router import dispatch, error_body
@@ -41,9 +40,8 @@ def handle_rpc(message: Any = None) -> dict[str, Any]:
     except (DBAPIError, OverflowError) as exc:
         # Flask's error handlers do not run for socket events: the same mapping by hand,
         # so a duplicate is a 409 here too, not a 500.
-        state = current_app.extensions[EXTENSION_KEY]
-        state.sessions.rollback()
-        mapped = as_http_error(exc, [model_set.base.metadata for model_set in state.model_sets.values()])
+        db.session.rollback()
+        mapped = as_http_error(exc, list(db.metadatas.values()))
         if mapped is not None:
             return _failure(mapped, request_id)
         log.exception("rpc %r failed", message.get("name") if isinstance(message, dict) else None)

@@ -25,13 +25,16 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
-def upgrade(models: str) -> None:
-    # Databases whose models this revision predates have nothing to do.
-    globals().get(f"upgrade_{models}", lambda: None)()
+def upgrade(models: Sequence[str]) -> None:
+    # The models modules of the database being migrated, in config order; a module
+    # this revision does not touch has nothing to do.
+    for name in models:
+        globals().get(f"upgrade_{name}", lambda: None)()
 
 
-def downgrade(models: str) -> None:
-    globals().get(f"downgrade_{models}", lambda: None)()
+def downgrade(models: Sequence[str]) -> None:
+    for name in reversed(models):
+        globals().get(f"downgrade_{name}", lambda: None)()
 
 
 def _normalise(username: str) -> str:
@@ -40,7 +43,7 @@ def _normalise(username: str) -> str:
     return unicodedata.normalize("NFKC", username).strip().casefold()
 
 
-def upgrade_school() -> None:
+def upgrade_accounts() -> None:
     users = sa.table("users", sa.column("id", sa.Integer), sa.column("username", sa.String))
     connection = op.get_bind()
     rows = connection.execute(sa.select(users.c.id, users.c.username).order_by(users.c.id)).all()
@@ -61,7 +64,7 @@ def upgrade_school() -> None:
         connection.execute(users.update().where(users.c.id == user_id).values(username=name))
 
 
-def downgrade_school() -> None:
+def downgrade_accounts() -> None:
     # The original spellings are not kept: going back leaves the normalised names,
     # which the previous code also accepts.
     pass

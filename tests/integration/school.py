@@ -14,9 +14,9 @@ from tests.live import mariadb_entry
 
 def school_config(tmp: Path, backend: str, mariadb=None, database: str | None = None, **sections) -> Path:
     if backend == "sqlite":
-        main = {"driver": "sqlite", "database": str(tmp / "school.sqlite3"), "models": "school"}
+        main = {"driver": "sqlite", "database": str(tmp / "school.sqlite3"), "models": ["accounts", "school"]}
     else:
-        main = mariadb_entry(mariadb, database, models="school")
+        main = mariadb_entry(mariadb, database, models=["accounts", "school"])
     base = {
         "SERVER_ENV": {"INSTANCE_PATH": str(tmp / "instance"), "APP_KEY": "k" * 40},
         "DATABASE": {"default": "main", "main": main},

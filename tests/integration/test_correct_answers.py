@@ -17,6 +17,8 @@ from sqlalchemy import text
 
 from app import create_app
 from app.client import Client, Forbidden
+from app.db import db
+from app.db.testing import dispose
 from tests.conftest import REPO_ROOT
 from tests.integration.school import ApiClient, run_db, school_config
 from tests.live import signed_up
@@ -147,7 +149,7 @@ def test_the_username_migration_folds_existing_rows_and_keeps_every_account(requ
                                                                             "alice-5"]
     app = create_app(config)
     assert run_db(app, "upgrade", "0001").exit_code == 0
-    engine = app.extensions["app.db"].engines["main"]
+    engine = db.engines_by_name(app)["main"]
     with engine.begin() as connection:
         for name in spellings:
             connection.execute(text("INSERT INTO users (username, password_hash, email, created_at) "
@@ -159,7 +161,7 @@ def test_the_username_migration_folds_existing_rows_and_keeps_every_account(requ
     assert [name for _, name in names] == expected
     if backend == "sqlite":
         assert re.search(r"user 2: 'alice' folds onto an older account's name; renamed 'alice-2'", upgraded.output)
-    app.extensions["app.db"].dispose()
+    dispose(app)
 
 
 @pytest.mark.parametrize("proxies", [0, 1])

@@ -56,7 +56,7 @@ def test_connections_share_one_tls_context_instead_of_loading_the_ca_store_each(
                                                                                  mariadb_databases):
     app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool")))
     with app.app_context():
-        engine = db.engine()
+        engine = db.engine
     # A listener of the user's own (rotating credentials, say) still sees every connect.
     connects: list[str] = []
     event.listen(engine, "do_connect", lambda _dialect, _record, _cargs, cparams: connects.append(cparams["user"]))

@@ -20,7 +20,7 @@ def test_mariadb_restart_under_load_and_the_pool_recovers(live_server, private_s
     with pymysql.connect(host="127.0.0.1", port=database.port, user="root", autocommit=True) as connection:
         connection.cursor().execute("CREATE DATABASE school CHARACTER SET utf8mb4")
     server = live_server(migrate=True, DATABASE={"main": mariadb_entry(("127.0.0.1", database.port), "school",
-                                                                       models="school")})
+                                                                       models=["accounts", "school"])})
     client = requests.Session()
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
     token = client.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10, json={

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app import create_app
+from app.db.testing import dispose
 from app.realtime import socketio_of
 from app.rpc import router
 from app.rpc.http import ENDPOINT_PREFIX
@@ -117,7 +118,7 @@ def fuzzed(request, tmp_path_factory, shipped_project_module):
     global json_values
     json_values = bodies(struct_shapes())
     yield app, [teacher, student], json_endpoints(app), sorted(router(app).views)
-    app.extensions["app.db"].dispose()
+    dispose(app)
 
 
 def signed_in(client: ApiClient) -> ApiClient:

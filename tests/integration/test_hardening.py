@@ -177,7 +177,7 @@ def test_a_session_never_loads_another_account_that_reused_its_id(app):
     from sqlalchemy import delete
 
     from app.db import db
-    from Models.Persistent.school import User
+    from Models.Persistent.accounts import User
 
     old = ApiClient(app.test_client())
     old_id = old.signup("first_owner")
@@ -211,8 +211,8 @@ def test_a_schema_error_is_a_500_not_an_outage(app):
     api.post("/ws/students", json={"name": "Schema", "birth_date": "2010-01-01"})
     with app.app_context():
         from app.db import db
-        db.engine().dispose()
-        with db.engine().begin() as connection:
+        db.engine.dispose()
+        with db.engine.begin() as connection:
             connection.execute(text("DROP TABLE enrollments"))
     response = api.get("/ws/me/courses")
     assert response.status_code == 500 and response.json["error"] == "internal_server_error"

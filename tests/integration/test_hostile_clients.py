@@ -218,7 +218,7 @@ def _redis_server_with_two_instances(live_server, redis_server):
     first = live_server(migrate=True, **sections)
     second = live_server(SERVER_ENV={"SESSION": "redis", "APP_NAME": name,
                                      "INSTANCE_PATH": str(first.log_path.parent / "instance")},
-                         DATABASE={"main": {"models": "school"}}, SERVICES=sections["SERVICES"])
+                         DATABASE={"main": {"models": ["accounts", "school"]}}, SERVICES=sections["SERVICES"])
     return name, first, second
 
 

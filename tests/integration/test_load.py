@@ -25,7 +25,7 @@ def test_256_connections_for_a_minute_over_mixed_endpoints(live_server, mariadb,
     assert shutil.which("wrk"), "wrk is needed for this test: apt-get install wrk"
     server = live_server(
         migrate=True,
-        DATABASE={"main": mariadb_entry(mariadb, mariadb_databases("load"), models="school")},
+        DATABASE={"main": mariadb_entry(mariadb, mariadb_databases("load"), models=["accounts", "school"])},
         # Every connection comes from 127.0.0.1: no per-address bound (test_hostile_clients tests it).
         SERVER_ENV={"SESSION": "redis", "APP_NAME": f"load{uuid.uuid4().hex[:6]}", "CLIENT_CONNECTIONS": 0},
         SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}},

@@ -13,6 +13,7 @@ from sqlalchemy import insert, inspect, select, text
 
 from app import create_app
 from app.db import ReadOnlyDatabaseError, db
+from app.db.testing import dispose
 from tests.conftest import REPO_ROOT
 from tests.integration.school import ApiClient, run_db
 from tests.live import mariadb_entry
@@ -21,16 +22,12 @@ pytestmark = pytest.mark.integration
 
 REPORTS_MODELS = """
     from sqlalchemy import String
-    from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+    from sqlalchemy.orm import Mapped, mapped_column
 
-    from app.db import model_metadata
-
-
-    class Base(DeclarativeBase):
-        metadata = model_metadata()
+    from app.db import db
 
 
-    class Report(Base):
+    class Report(db.Model):
         __tablename__ = "reports"
 
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +53,7 @@ def two_databases(tmp_path, monkeypatch, shipped_project, mariadb, mariadb_datab
         "SERVER_ENV": {"INSTANCE_PATH": str(tmp_path / "instance"), "APP_KEY": "k" * 40},
         "DATABASE": {
             "default": "main",
-            "main": mariadb_entry(mariadb, mariadb_databases("two"), models="school"),
+            "main": mariadb_entry(mariadb, mariadb_databases("two"), models=["accounts", "school"]),
             "reports": {"driver": "sqlite", "database": str(reports_file), "readonly": True,
                         "models": "extra_models.reports"},
         },
@@ -64,7 +61,7 @@ def two_databases(tmp_path, monkeypatch, shipped_project, mariadb, mariadb_datab
     }))
     app = create_app(config)
     yield app, config, reports_file
-    app.extensions["app.db"].dispose()
+    dispose(app)
 
 
 def test_migrations_run_on_the_writable_database_only(two_databases):
@@ -97,7 +94,7 @@ def test_a_write_to_the_readonly_database_is_refused_clearly(two_databases):
             db.session.commit()
         db.session.rollback()
         with pytest.raises(ReadOnlyDatabaseError, match="refused DELETE"):
-            with db.engine("reports").begin() as connection:
+            with db.engines["reports"].begin() as connection:
                 connection.execute(text("DELETE FROM reports"))
         with pytest.raises(ReadOnlyDatabaseError, match="refused INSERT"):
             db.session.execute(insert(Report).values(title="Core insert"))
@@ -128,4 +125,4 @@ def test_shell_preloads_the_app_sessions_and_models(two_databases):
 
 
 def db_engine(app, name):
-    return app.extensions["app.db"].engines[name]
+    return db.engines_by_name(app)[name]

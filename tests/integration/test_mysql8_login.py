@@ -25,7 +25,7 @@ sys.meta_path.insert(0, _Blocked())
 
 def fake_database(port: int, password: str) -> dict:
     return {"main": {"driver": "mysql+pymysql", "address": "127.0.0.1", "port": port, "user": "app",
-                     "password": password, "database": "app", "models": "school"}}
+                     "password": password, "database": "app", "models": ["accounts", "school"]}}
 
 
 def test_the_lock_has_cryptography_and_it_completes_a_mysql8_login_without_tls():

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 def test_sigterm_during_inserts_loses_no_acknowledged_write(live_server, mariadb, mariadb_databases):
     database = mariadb_databases("sigterm")
-    server = live_server(migrate=True, DATABASE={"main": mariadb_entry(mariadb, database, models="school")})
+    server = live_server(migrate=True,
+                         DATABASE={"main": mariadb_entry(mariadb, database, models=["accounts", "school"])})
     client = requests.Session()
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
     signup = client.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10,

@@ -1,3 +1,0 @@
-from . import HandlerController
-
-__all__ = ["HandlerController"]

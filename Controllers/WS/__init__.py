@@ -1,3 +1,0 @@
-from . import AuthController, InfoController, SchoolController
-
-__all__ = ["AuthController", "InfoController", "SchoolController"]
