@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-compose lint bench lock clean
+.PHONY: run test test-unit test-integration test-compose test-removal lint bench lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+## Remove the school demo in a copy of the project and run the suite that remains
+test-removal: $(STAMP)
+	$(BIN)/python -m pytest tests/removal $(PYTEST_ARGS)
 
 ## Build the image, run the compose stack, test it, tear it down (needs docker compose)
 test-compose: $(STAMP)

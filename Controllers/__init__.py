@@ -1,5 +1,2 @@
-"""Your application code, called from the Server modules."""
-
-from . import RPC, WS, Middleware, Socket, Web, accounts, school
-
-__all__ = ["RPC", "Middleware", "Socket", "Web", "WS", "accounts", "school"]
+"""Your application code: one module or package per feature, each with the
+blueprints Server/Web.py and Server/WS.py register."""

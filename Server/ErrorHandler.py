@@ -6,7 +6,7 @@ class Route(object):
         :param server: the Flask application
         :type server: flask.Flask
         """
-        import Controllers
+        from Controllers import errors
 
-        server.register_error_handler(404, Controllers.Web.HTTP40XController.page_or_error404)
-        server.register_error_handler(500, Controllers.Web.HTTP50XController.error500)
+        server.register_error_handler(404, errors.not_found)
+        server.register_error_handler(500, errors.server_error)

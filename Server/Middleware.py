@@ -6,6 +6,6 @@ class Load(object):
         :param server: the Flask application
         :type server: flask.Flask
         """
-        import Controllers
+        from Controllers import middleware
 
-        server.after_request(Controllers.Middleware.private_pages)
+        server.after_request(middleware.private_pages)

@@ -6,7 +6,7 @@ class Handler(object):
         :param socketio: the Socket.IO server
         :type socketio: flask_socketio.SocketIO
         """
-        import Controllers
+        from Controllers import realtime
 
-        socketio.on_event("connect", Controllers.Socket.HandlerController.connect)
-        socketio.on_event("disconnect", Controllers.Socket.HandlerController.disconnect)
+        socketio.on_event("connect", realtime.connect)
+        socketio.on_event("disconnect", realtime.disconnect)

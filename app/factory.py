@@ -30,6 +30,7 @@ from app.routing import register_url_converters
 from app.security import register_security, trust_proxies
 from app.server_modules import load_server_modules
 from app.sessions import init_sessions
+from app.ui import init_ui
 
 # Cookie defaults a user would otherwise have to remember; FLASK.CONFIG overrides them.
 FLASK_DEFAULTS = {
@@ -107,6 +108,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     init_auth(app, settings)
     init_realtime(app, settings)
     app.register_blueprint(health)
+    init_ui(app)
 
 
 def add_project_to_path(settings: Settings) -> None:

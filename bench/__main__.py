@@ -46,8 +46,7 @@ def template_config(workdir: Path, env: dict[str, str], app_name: str) -> Path:
                        "CLIENT_CONNECTIONS": 0},
         "DATABASE": {"main": {"driver": "mysql+pymysql", "address": env["BENCH_DB_HOST"],
                               "port": int(env["BENCH_DB_PORT"]), "user": env["BENCH_DB_USER"],
-                              "password": env["BENCH_DB_PASSWORD"], "database": env["BENCH_DB_NAME"],
-                              "models": ["accounts", "school"]}},
+                              "password": env["BENCH_DB_PASSWORD"], "database": env["BENCH_DB_NAME"]}},
         "SERVICES": {"redis": {"HOST": env["BENCH_REDIS_HOST"], "PORT": int(env["BENCH_REDIS_PORT"])}},
     }
     path = workdir / "config.yml"

@@ -3,7 +3,7 @@ import re
 %>"""${message}
 
 Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
+Revises: ${", ".join(down_revision) if isinstance(down_revision, tuple) else (down_revision or "(none, the first revision)")}
 Create Date: ${create_date}
 """
 from typing import Sequence, Union

@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest_plugins = ["tests.live"]
+pytest_plugins = ["tests.live", "tests.browsing"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The project the framework's tests run against (members and notes), not the demo.
+FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixture_project"
 USER_PACKAGES = ("Server", "Controllers", "Models")
 
 
@@ -119,6 +121,35 @@ def user_project(tmp_path, monkeypatch):
     _forget_user_packages()
 
 
+def _use_project(patch: pytest.MonkeyPatch, root: Path) -> None:
+    """Make `root` the project create_app loads: APP_ROOT, and its packages first on the path."""
+    if root == REPO_ROOT:
+        patch.delenv("APP_ROOT", raising=False)
+        patch.setattr(sys, "path", [str(REPO_ROOT), *sys.path])
+    else:
+        patch.setenv("APP_ROOT", str(root))
+        others = [entry for entry in sys.path if Path(entry or ".").resolve() != REPO_ROOT]
+        patch.setattr(sys, "path", [str(root), *others])
+    _forget_user_packages()
+
+
+@pytest.fixture
+def fixture_project(monkeypatch):
+    """The framework's fixture project (tests/fixture_project), freshly imported."""
+    _use_project(monkeypatch, FIXTURE_PROJECT)
+    yield FIXTURE_PROJECT
+    _forget_user_packages()
+
+
+@pytest.fixture(scope="module")
+def fixture_project_module():
+    """fixture_project for module-scoped fixtures."""
+    with pytest.MonkeyPatch.context() as patch:
+        _use_project(patch, FIXTURE_PROJECT)
+        yield FIXTURE_PROJECT
+    _forget_user_packages()
+
+
 @pytest.fixture
 def shipped_project(monkeypatch):
     """The repository's own Server/Controllers, freshly imported."""
@@ -133,7 +164,6 @@ def shipped_project(monkeypatch):
 def shipped_project_module():
     """shipped_project for module-scoped fixtures."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.delenv("APP_ROOT", raising=False)
-        patch.setattr(sys, "path", [str(REPO_ROOT), *sys.path])
-        _forget_user_packages()
+        _use_project(patch, REPO_ROOT)
         yield REPO_ROOT
+    _forget_user_packages()

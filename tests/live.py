@@ -20,7 +20,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import REPO_ROOT, free_port, merge
+from tests.conftest import FIXTURE_PROJECT, REPO_ROOT, free_port, merge
 
 MARIADB = ("127.0.0.1", int(os.environ.get("TEST_MYSQL_PORT", "3306")))
 REDIS = ("127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379")))
@@ -98,11 +98,19 @@ def live_server(tmp_path):
     started: list[LiveServer] = []
 
     def start(env: dict[str, str] | None = None, migrate: bool = False, port: int | None = None,
-              **sections) -> LiveServer:
-        """`migrate`: use the school models on SQLite and apply the migrations first."""
+              project: str | Path = "shipped", **sections) -> LiveServer:
+        """`migrate`: apply the project's migrations first. `project`: "shipped" (the
+        repository's own Server/Controllers/Models), "fixture" (tests/fixture_project),
+        or the path of a copy of the project (served with its own app package)."""
         main = {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}
-        if migrate:
-            main["models"] = ["accounts", "school"]
+        cwd = REPO_ROOT
+        if project == "fixture":
+            env = {"APP_ROOT": str(FIXTURE_PROJECT), **(env or {})}
+        elif isinstance(project, Path):
+            cwd = project
+            env = {"APP_ROOT": str(project), **(env or {})}
+        if not migrate:
+            main["models"] = []  # an app without tables: nothing refers to them
         base = {
             # Open websockets hold a graceful stop until this timeout; tests need not wait 30 s.
             "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3,
@@ -118,11 +126,11 @@ def live_server(tmp_path):
         log_path = tmp_path / f"server-{len(started)}.log"
         environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
         if migrate:
-            subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=REPO_ROOT, env=environ, check=True,
+            subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=cwd, env=environ, check=True,
                            capture_output=True, timeout=120)
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
-            cwd=REPO_ROOT, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+            cwd=cwd, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
         server = LiveServer(process, port, log_path)
         started.append(server)
         wait_until_serving(server)

@@ -1,7 +1,6 @@
-"""What the school's JSON web services accept, checked as the body is decoded.
-
-A wrong type, a value out of bounds, a missing or an unknown field gives 400
-naming the field (see app.payloads).
+"""What the school accepts: msgspec structs for its JSON services and named requests
+(a wrong type, a value out of bounds, a missing or an unknown field gives 400
+naming the field, see app.payloads), Flask-WTF forms for its dashboard panel.
 """
 
 from __future__ import annotations
@@ -10,6 +9,9 @@ from datetime import date
 from typing import Annotated
 
 import msgspec
+from flask_wtf import FlaskForm
+from wtforms import DateField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Regexp, ValidationError
 
 from app.payloads import Id
 
@@ -64,3 +66,33 @@ class CourseQuery(_Payload):
 
 class EnrollmentIn(_Payload):
     course_id: Id
+
+
+# -- the dashboard panel's forms ------------------------------------------------------------
+
+class TeacherForm(FlaskForm):
+    # Students see a teacher's name next to each course.
+    name = StringField("Your name as students see it", validators=[DataRequired(), Length(max=100)])
+    department = StringField("Department", validators=[DataRequired(), Length(max=50)])
+
+
+class StudentForm(FlaskForm):
+    # Teachers see a student's name when they enrol.
+    name = StringField("Your name as teachers see it", validators=[DataRequired(), Length(max=100)])
+    birth_date = DateField("Date of birth", validators=[DataRequired(message="Enter a date like 2010-04-01.")])
+
+    def validate_birth_date(self, field) -> None:
+        if field.data and not date(1900, 1, 1) <= field.data <= date.today():
+            raise ValidationError("Enter a date between 1900 and today.")
+
+
+class CourseForm(FlaskForm):
+    course_name = StringField("Course name", validators=[DataRequired(), Length(max=100)])
+    course_code = StringField("Course code", description="Up to 10 letters, digits, dashes or underscores.",
+                              validators=[DataRequired(), Length(max=10),
+                                          Regexp(CODE_PATTERN, message="Use only letters, digits, - and _.")])
+
+
+class EnrollForm(FlaskForm):
+    course_id = SelectField("Course", coerce=int, validate_choice=True,
+                            validators=[NumberRange(min=1, message="Choose a course.")])

@@ -40,7 +40,8 @@ csrf = CSRFProtect()
 csrf_blueprint = Blueprint("csrf", __name__)
 
 USER_MODEL_KEY = "app.user_model"
-LOGIN_ENDPOINT = "login"
+# Where a page that needs a login sends the browser; FLASK.CONFIG.LOGIN_VIEW overrides it.
+DEFAULT_LOGIN_VIEW = "accounts.login"
 @cache
 def _dummy_hash() -> str:
     """Compared against when the username is unknown, so a wrong username takes as long
@@ -177,9 +178,10 @@ def init_auth(app: Flask, settings: Settings) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        if wants_json() or LOGIN_ENDPOINT not in current_app.view_functions:
+        view = current_app.config.get("LOGIN_VIEW", DEFAULT_LOGIN_VIEW)
+        if wants_json() or view not in current_app.view_functions:
             return render_error(NotLoggedIn())
-        return redirect(url_for(LOGIN_ENDPOINT, next=safe_next(request.full_path.rstrip("?"))))
+        return redirect(url_for(view, next=safe_next(request.full_path.rstrip("?"))))
 
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError):

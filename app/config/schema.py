@@ -76,7 +76,8 @@ class Database(_Section):
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     engine: dict[str, Any] = msgspec.field(default_factory=dict)
     readonly: bool = False
-    # The Models.Persistent module (or a list of them) whose models live in this database.
+    # The Models.Persistent module (or a list of them) whose models live in this database;
+    # left out on the default database: every module no other entry lists.
     models: str | list[str] | None = None
 
     @property

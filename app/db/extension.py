@@ -15,9 +15,11 @@ What the config adds to plain Flask-SQLAlchemy:
   app.db.engines from the entry (pool sizes, SQLite pragmas, read-only guards,
   MySQL's shared TLS context), not from SQLALCHEMY_* keys.
 - `models: <module>` (or a list) names the Models/Persistent modules that live
-  in an entry's database. A module never names its database: its models get the
-  bind of the entry that lists it (`__bind_key__` is set for them), so the same
-  module can move to another database by changing the config alone.
+  in an entry's database. The default entry may leave it out: it then holds
+  every module of Models/Persistent that no other entry lists (a new feature's
+  models module needs no config). A module never names its database: its models
+  get the bind of the entry that lists it (`__bind_key__` is set for them), so
+  the same module can move to another database by changing the config alone.
 - The session is not expired on commit (a view may return what it just wrote),
   and a session whose connection died is discarded quietly at the end of the
   request (the response is already made).
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
@@ -76,7 +79,7 @@ class Database(SQLAlchemy):
         app.config["SQLALCHEMY_BINDS"] = binds
         wanted: dict[str, str | None] = {}
         for name, modules in model_modules(settings).items():
-            for module in modules:  # the first entry listing a module owns it (later ones: replicas)
+            for module in map(module_path, modules):  # the first entry listing a module owns it (replicas)
                 wanted.setdefault(module, None if name == settings.default_database else name)
         module_binds.update(wanted)
         for module in wanted:
@@ -130,7 +133,8 @@ class Database(SQLAlchemy):
         from app.extensions import SETTINGS_KEY
 
         app = app or current_app._get_current_object()
-        modules = {module for names in model_modules(app.extensions[SETTINGS_KEY]).values() for module in names}
+        modules = {module_path(module) for names in model_modules(app.extensions[SETTINGS_KEY]).values()
+                   for module in names}
         return {mapper.class_.__name__: mapper.class_ for mapper in self.Model.registry.mappers
                 if mapper.class_.__module__ in modules}
 
@@ -140,9 +144,18 @@ def module_path(models: str) -> str:
 
 
 def model_modules(settings: Settings) -> dict[str, list[str]]:
-    """The models modules of each DATABASE entry that has some, as import paths, in config order."""
-    return {name: [module_path(models) for models in entry.model_names]
-            for name, entry in settings.databases.items() if entry.model_names}
+    """The models modules of each DATABASE entry that has some, as the config names them
+    (`school`, `pkg.models`), in the order their migrations run."""
+    found = {name: entry.model_names for name, entry in settings.databases.items() if entry.model_names}
+    default = settings.databases.get(settings.default_database)
+    if default is not None and default.models is None:
+        listed = {module for modules in found.values() for module in modules}
+        folder = settings.root / Path(*PACKAGE.split("."))
+        modules = sorted(path.stem for path in folder.glob("*.py") if not path.stem.startswith("_"))
+        unlisted = [module for module in modules if module not in listed]
+        if unlisted:
+            found[settings.default_database] = unlisted
+    return found
 
 
 def import_models(path: str) -> None:

@@ -33,7 +33,7 @@ from flask import Flask
 from sqlalchemy import Engine, MetaData
 from sqlalchemy.types import TypeDecorator
 
-from app.db.extension import db, module_path
+from app.db.extension import db, model_modules, module_path
 from app.db.locks import migration_lock
 from app.extensions import SETTINGS_KEY
 
@@ -68,8 +68,9 @@ def targets(app: Flask, *, autogenerate: bool) -> list[Target]:
     engines = db.engines_by_name(app)
     found: list[Target] = []
     seen: set[tuple[str, ...]] = set()
+    listed = model_modules(settings)
     for name, entry in settings.databases.items():
-        modules = tuple(entry.model_names)
+        modules = tuple(listed.get(name, ()))
         if entry.readonly or not modules or (autogenerate and modules in seen):
             continue
         seen.add(modules)

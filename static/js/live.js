@@ -1,6 +1,8 @@
 // The dashboard's live panel: server pushes over Socket.IO, shown without a reload.
 // The socket rides the page's session; the CSRF token from the meta tag proves
-// the page itself opened it.
+// the page itself opened it. Every push with a `message` is listed here, and is
+// also dispatched on the document as a "live:<event>" DOM event, so that a
+// feature's own script can update its part of the page (static/school/school.js).
 (function () {
   "use strict";
   var events = document.getElementById("live-events");
@@ -21,22 +23,9 @@
     events.insertBefore(item, events.firstChild);
   }
 
-  function addStudent(courseId, name) {
-    var cell = document.querySelector('tr[data-course-id="' + courseId + '"] .enrolled-students');
-    if (!cell) {
-      return;
-    }
-    var empty = cell.querySelector(".muted");
-    if (empty) {
-      cell.textContent = name;
-    } else {
-      cell.textContent = cell.textContent.trim() + ", " + name;
-    }
-  }
-
   var socket = io({ auth: { csrf_token: meta.content } });
   socket.on("connect", function () {
-    status.textContent = "Connected: new enrolments appear here.";
+    status.textContent = "Connected: what happens for you appears here.";
   });
   socket.on("disconnect", function () {
     status.textContent = "Disconnected; reconnecting…";
@@ -44,8 +33,10 @@
   socket.on("connect_error", function (error) {
     status.textContent = "Cannot connect (" + error.message + "); retrying…";
   });
-  socket.on("enrolled", function (data) {
-    show(data.message);
-    addStudent(data.course.id, data.student.name);
+  socket.onAny(function (event, data) {
+    if (data && typeof data.message === "string") {
+      show(data.message);
+    }
+    document.dispatchEvent(new CustomEvent("live:" + event, { detail: data }));
   });
 })();

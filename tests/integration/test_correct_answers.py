@@ -4,8 +4,6 @@ and times that read back as written, and what stays private."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import re
 import stat
@@ -16,11 +14,10 @@ import requests
 from sqlalchemy import text
 
 from app import create_app
-from app.client import Client, Forbidden
+from app.client import Client, Conflict
 from app.db import db
 from app.db.testing import dispose
-from tests.conftest import REPO_ROOT
-from tests.integration.school import ApiClient, run_db, school_config
+from tests.integration.projects import ApiClient, project_config, run_db
 from tests.live import signed_up
 
 pytestmark = pytest.mark.integration
@@ -29,66 +26,56 @@ HUGE = "45741147615022807729045504"
 
 
 def test_integers_past_64_bits_are_a_4xx_not_a_500(live_server):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     browser = signed_up(server.url, "numbers")
-    listed = browser.get(f"{server.url}/ws/courses?teacher_id={HUGE}", timeout=10)
-    assert listed.status_code == 400 and listed.json()["field"] == "teacher_id"
-    for course_id in (HUGE, str(2**63), str(2**64)):
-        assert browser.get(f"{server.url}/ws/courses/{course_id}", timeout=10).status_code == 404
-    assert browser.get(f"{server.url}/ws/courses/{2**63 - 1}", timeout=10).status_code == 404  # the largest id
-    named = browser.post(server.url + "/ws/courses.list", json={"teacher_id": int(HUGE)}, timeout=10)
-    assert named.status_code == 400 and named.json()["field"] == "teacher_id"
+    listed = browser.get(f"{server.url}/ws/notes?owner_id={HUGE}", timeout=10)
+    assert listed.status_code == 400 and listed.json()["field"] == "owner_id"
+    for note_id in (HUGE, str(2**63), str(2**64)):
+        assert browser.get(f"{server.url}/ws/notes/{note_id}", timeout=10).status_code == 404
+    assert browser.get(f"{server.url}/ws/notes/{2**63 - 1}", timeout=10).status_code == 404  # the largest id
+    named = browser.post(server.url + "/ws/notes.list", json={"owner_id": int(HUGE)}, timeout=10)
+    assert named.status_code == 400 and named.json()["field"] == "owner_id"
     assert "Traceback" not in server.log() and "OverflowError" not in server.log()
 
 
-@pytest.mark.parametrize(("query", "field"), [("teacher_id=null", "teacher_id"), ("limit=1e1", "limit"),
+@pytest.mark.parametrize(("query", "field"), [("owner_id=null", "owner_id"), ("limit=1e1", "limit"),
                                               ("limit=5&limit=6", "limit"), ("limit=5.0", "limit"),
                                               ("limit= 5", "limit"), ("nope=1", "nope")])
 def test_query_arguments_are_given_once_in_their_plain_form(live_server, query, field):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     browser = signed_up(server.url, "queries")
-    response = browser.get(f"{server.url}/ws/courses?{query}", timeout=10)
+    response = browser.get(f"{server.url}/ws/notes?{query}", timeout=10)
     assert response.status_code == 400 and response.json()["field"] == field, response.text
-    assert browser.get(f"{server.url}/ws/courses?limit=5&q=alg", timeout=10).status_code == 200
+    assert browser.get(f"{server.url}/ws/notes?limit=5&q=alg", timeout=10).status_code == 200
 
 
 def test_options_advertise_only_the_methods_that_answer(live_server):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     for path, methods in [("/ws/info", {"GET", "HEAD", "OPTIONS"}), ("/ws/ping", {"POST", "OPTIONS"}),
-                          ("/ws/courses", {"GET", "HEAD", "POST", "PATCH", "OPTIONS"})]:
+                          ("/ws/notes", {"GET", "HEAD", "POST", "OPTIONS"}),
+                          ("/ws/notes/1", {"GET", "HEAD", "PATCH", "DELETE", "OPTIONS"})]:
         allowed = requests.options(server.url + path, timeout=10).headers["Allow"]
         assert set(allowed.replace(" ", "").split(",")) == methods, (path, allowed)
     assert requests.get(server.url + "/ws/ping", timeout=10).status_code == 405
     assert requests.post(server.url + "/ws/no.such.request", timeout=10).status_code == 404
 
 
-def test_the_readme_client_example_runs_as_written(live_server):
-    server = live_server(migrate=True)
-    readme = (REPO_ROOT / "README.md").read_text()
-    example = readme.split("### Python client", 1)[1].split("```python", 1)[1].split("```", 1)[0]
-    assert 'Client("http://127.0.0.1:4200")' in example
-    output = io.StringIO()
-    with contextlib.redirect_stdout(output):
-        exec(compile(example.replace("http://127.0.0.1:4200", server.url), "README.md", "exec"), {})  # noqa: S102
-    assert "'teaching': [{" in output.getvalue() and "'course_code': 'ALG'" in output.getvalue()
-
-
 def test_the_client_logs_out_and_in_again_and_calls_json_endpoints(live_server):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     client = Client(server.url)
     client.signup("cycle", "a long password", "c@x.io")
-    with pytest.raises(Forbidden):
-        client.post("/ws/courses", {"course_name": "Early", "course_code": "EARLY"})
-    client.send_request("teachers.create", {"name": "Cy", "department": "Ops"})
-    created = client.post("/ws/courses", {"course_name": "Loop", "course_code": "LOOP"})
-    assert client.patch(f"/ws/courses/{created['id']}", {"course_name": "Loops"})["course_name"] == "Loops"
-    assert client.request("GET", "/ws/me")["teacher"] is True
+    created = client.post("/ws/notes", {"title": "Loop"})
+    assert client.patch(f"/ws/notes/{created['id']}", {"title": "Loops"})["title"] == "Loops"
+    with pytest.raises(Conflict) as duplicate:
+        client.post("/ws/notes", {"title": "Loops"})
+    assert duplicate.value.field == "title"
+    assert client.request("GET", "/ws/me")["username"] == "cycle"
     for _ in range(2):
         client.logout()
         assert not client.connected and client.user is None
         client.login("cycle", "a long password")
         assert client.connected and client.send_request("whoami")["username"] == "cycle"
-    assert client.delete(f"/ws/courses/{created['id']}") is None
+    assert client.delete(f"/ws/notes/{created['id']}") is None
     client.close()
 
 
@@ -128,7 +115,7 @@ def test_signed_in_pages_are_never_stored_and_back_after_logout_shows_nothing(li
 
 
 def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path, shipped_project):
-    app = create_app(school_config(tmp_path, "sqlite"))
+    app = create_app(project_config(tmp_path, "sqlite"))
     assert run_db(app, "upgrade").exit_code == 0
     ApiClient(app.test_client()).signup("secret")
     for path in tmp_path.glob("school.sqlite3*"):
@@ -139,12 +126,12 @@ def test_the_sqlite_database_is_readable_by_its_owner_only(tmp_path, shipped_pro
 def test_the_username_migration_folds_existing_rows_and_keeps_every_account(request, tmp_path, shipped_project,
                                                                              backend):
     if backend == "mariadb":
-        config = school_config(tmp_path, "mariadb", request.getfixturevalue("mariadb"),
+        config = project_config(tmp_path, "mariadb", request.getfixturevalue("mariadb"),
                                request.getfixturevalue("mariadb_databases")("names"))
         # MariaDB's collation never let two of these exist at once.
         spellings, expected = ["ALICE", " Bob ", "carol"], ["alice", "bob", "carol"]
     else:
-        config = school_config(tmp_path, "sqlite")
+        config = project_config(tmp_path, "sqlite")
         spellings, expected = ["Alice", "alice", " Bob ", "carol", "ALICE"], ["alice", "alice-2", "bob", "carol",
                                                                             "alice-5"]
     app = create_app(config)

@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 from app import create_app
 from app.db import db
 from app.db.engines import IDLE_PING_SECONDS
-from tests.integration.school import school_config
+from tests.integration.projects import project_config
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ def connection_id(app) -> int:
 
 
 def test_a_connection_killed_while_idle_is_replaced_without_an_error(tmp_path, mariadb, mariadb_databases):
-    app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
+    app = create_app(project_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
                                    DATABASE={"main": {"engine": {"pool_size": 1}}}))
     first = connection_id(app)
     with pymysql.connect(host=mariadb[0], port=mariadb[1], user="root", password="", autocommit=True) as admin:
@@ -33,7 +33,7 @@ def test_a_connection_killed_while_idle_is_replaced_without_an_error(tmp_path, m
 
 
 def test_only_a_connection_idle_past_the_limit_is_pinged(tmp_path, mariadb, mariadb_databases, monkeypatch):
-    app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
+    app = create_app(project_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
                                    DATABASE={"main": {"engine": {"pool_size": 1}}}))
     connection_id(app)
     pings: list[int] = []
@@ -54,7 +54,7 @@ def test_only_a_connection_idle_past_the_limit_is_pinged(tmp_path, mariadb, mari
 
 def test_connections_share_one_tls_context_instead_of_loading_the_ca_store_each(tmp_path, mariadb,
                                                                                  mariadb_databases):
-    app = create_app(school_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool")))
+    app = create_app(project_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool")))
     with app.app_context():
         engine = db.engine
     # A listener of the user's own (rotating credentials, say) still sees every connect.

@@ -18,18 +18,15 @@ pytestmark = pytest.mark.integration
 def test_mariadb_restart_under_load_and_the_pool_recovers(live_server, private_server):
     database = private_server("mariadb")
     with pymysql.connect(host="127.0.0.1", port=database.port, user="root", autocommit=True) as connection:
-        connection.cursor().execute("CREATE DATABASE school CHARACTER SET utf8mb4")
-    server = live_server(migrate=True, DATABASE={"main": mariadb_entry(("127.0.0.1", database.port), "school",
-                                                                       models=["accounts", "school"])})
+        connection.cursor().execute("CREATE DATABASE notes CHARACTER SET utf8mb4")
+    server = live_server(migrate=True, project="fixture",
+                         DATABASE={"main": mariadb_entry(("127.0.0.1", database.port), "notes")})
     client = requests.Session()
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
     token = client.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10, json={
         "username": "reader", "password": "a long password", "email": "r@x.io"}).json()["csrf_token"]
-    client.post(server.url + "/ws/teachers", headers={"X-CSRFToken": token}, timeout=10,
-                json={"name": "Reader", "department": "Ops"})
-    client.post(server.url + "/ws/courses", headers={"X-CSRFToken": token}, timeout=10,
-                json={"course_name": "Recovery", "course_code": "REC1"})
-    assert requests.get(server.url + "/ws/catalog/REC1", timeout=10).status_code == 200
+    client.post(server.url + "/ws/notes", headers={"X-CSRFToken": token}, timeout=10, json={"title": "REC1"})
+    assert requests.get(server.url + "/ws/notes/by-title/REC1", timeout=10).status_code == 200
 
     seen: list[tuple[float, int, str]] = []
     lock = threading.Lock()
@@ -38,7 +35,7 @@ def test_mariadb_restart_under_load_and_the_pool_recovers(live_server, private_s
     def read() -> None:
         session = requests.Session()
         while not stop.is_set():
-            response = session.get(server.url + "/ws/catalog/REC1", timeout=20)
+            response = session.get(server.url + "/ws/notes/by-title/REC1", timeout=20)
             with lock:
                 seen.append((time.monotonic(), response.status_code, response.text))
 

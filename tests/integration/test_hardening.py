@@ -12,26 +12,26 @@ from hypothesis import strategies as st
 from app import create_app
 from app.rpc import router
 from tests.conftest import REPO_ROOT
-from tests.integration.school import ApiClient, run_db, school_config
+from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration
 
 
 def make_app(tmp_path, **sections):
     tmp_path.mkdir(parents=True, exist_ok=True)
-    app = create_app(school_config(tmp_path, "sqlite", **sections))
+    app = create_app(project_config(tmp_path, "sqlite", **sections))
     assert run_db(app, "upgrade").exit_code == 0
     return app
 
 
 @pytest.fixture
-def app(tmp_path, shipped_project):
+def app(tmp_path, fixture_project):
     return make_app(tmp_path)
 
 
 def test_security_headers_on_pages_and_json(app):
     client = app.test_client()
-    for path in ("/", "/ws/info", "/no/such/page"):
+    for path in ("/notes", "/ws/info", "/no/such/page"):
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
@@ -40,7 +40,7 @@ def test_security_headers_on_pages_and_json(app):
         assert "Strict-Transport-Security" not in headers  # plain http
 
 
-def test_hsts_over_https_and_a_header_the_view_sets_is_kept(tmp_path, shipped_project):
+def test_hsts_over_https_and_a_header_the_view_sets_is_kept(tmp_path, fixture_project):
     app = make_app(tmp_path)
 
     @app.get("/framed-by-us")
@@ -54,13 +54,13 @@ def test_hsts_over_https_and_a_header_the_view_sets_is_kept(tmp_path, shipped_pr
 
 
 def test_shipped_templates_have_no_inline_script():
-    for template in (REPO_ROOT / "template").glob("*.html"):
+    for template in (REPO_ROOT / "template").rglob("*.html"):
         html = template.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), template.name
         assert not re.search(r"\son[a-z]+\s*=", html), template.name
 
 
-def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, shipped_project):
+def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, fixture_project):
     forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
     for proxies, expected_addr, hsts in [(0, "127.0.0.1", False), (1, "203.0.113.7", True)]:
         app = make_app(tmp_path / str(proxies), SERVER_ENV={"TRUSTED_PROXIES": proxies})
@@ -75,7 +75,7 @@ def test_forwarded_headers_are_believed_only_from_trusted_proxies(tmp_path, ship
         assert ("Strict-Transport-Security" in response.headers) is hsts
 
 
-def test_untrusted_host_is_refused(tmp_path, shipped_project):
+def test_untrusted_host_is_refused(tmp_path, fixture_project):
     app = make_app(tmp_path, FLASK={"CONFIG": {"TRUSTED_HOSTS": ["school.example"]}})
     client = app.test_client()
     assert client.get("/healthz", headers={"Host": "school.example"}).status_code == 200
@@ -106,11 +106,11 @@ def test_no_path_traversal_out_of_static(app, path):
 def test_invalid_utf8_and_deep_nesting_are_400(app):
     api = ApiClient(app.test_client())
     api.signup("hostile")
-    for path in ("/ws/courses", "/ws/ping"):  # a JSON endpoint and a named request: one error code
-        invalid = api.post(path, data=b'{"course_name": "\xff\xfe"}', content_type="application/json")
+    for path in ("/ws/notes", "/ws/ping"):  # a JSON endpoint and a named request: one error code
+        invalid = api.post(path, data=b'{"title": "\xff\xfe"}', content_type="application/json")
         assert invalid.status_code == 400 and invalid.json["error"] == "invalid_payload", path
     deep = b"[" * 100_000 + b"]" * 100_000
-    for path in ("/ws/courses", "/ws/ping"):
+    for path in ("/ws/notes", "/ws/ping"):
         response = api.post(path, data=deep, content_type="application/json")
         assert response.status_code in (400, 413), path
 
@@ -121,7 +121,7 @@ json_values = st.recursive(
     max_leaves=20)
 
 # Endpoints a signed-in JSON client can POST to, and every named request.
-POST_PATHS = ["/ws/teachers", "/ws/students", "/ws/courses", "/ws/enrollments", "/ws/login", "/ws/signup"]
+POST_PATHS = ["/ws/notes", "/ws/login", "/ws/signup"]
 
 
 @pytest.fixture
@@ -135,9 +135,9 @@ def hostile_client(app):
 @given(payload=json_values, target=st.integers(min_value=0, max_value=100))
 def test_any_json_to_any_endpoint_never_gives_500(app, hostile_client, payload, target):
     names = sorted(router(app).views)
-    paths = POST_PATHS + [f"/ws/{name}" for name in names] + ["/ws/courses/1"]
+    paths = POST_PATHS + [f"/ws/{name}" for name in names] + ["/ws/notes/1"]
     path = paths[target % len(paths)]
-    method = "PATCH" if path == "/ws/courses/1" else "POST"
+    method = "PATCH" if path == "/ws/notes/1" else "POST"
     response = hostile_client.open(method, path, json=payload)
     body = response.get_data(as_text=True)
     assert response.status_code < 500, (path, payload, body)
@@ -152,7 +152,7 @@ def test_forged_or_garbage_session_cookies_never_give_500(app, cookie, name):
         client.set_cookie(name, cookie)
     except ValueError:
         return  # not a value any client could send
-    for path in ("/", "/ws/me", "/dashboard"):
+    for path in ("/notes", "/ws/me", "/ws/notes"):
         assert client.get(path).status_code in (200, 302, 401)
 
 
@@ -177,12 +177,12 @@ def test_a_session_never_loads_another_account_that_reused_its_id(app):
     from sqlalchemy import delete
 
     from app.db import db
-    from Models.Persistent.accounts import User
+    from Models.Persistent.members import Member
 
     old = ApiClient(app.test_client())
     old_id = old.signup("first_owner")
     with app.app_context():
-        db.session.execute(delete(User).where(User.id == old_id))
+        db.session.execute(delete(Member).where(Member.id == old_id))
         db.session.commit()
     new_id = ApiClient(app.test_client()).signup("second_owner")
     assert new_id == old_id  # SQLite reuses the highest id
@@ -190,7 +190,7 @@ def test_a_session_never_loads_another_account_that_reused_its_id(app):
     assert response.status_code == 401 and "second_owner" not in response.get_data(as_text=True)
 
 
-def test_forwarded_host_is_never_believed(tmp_path, shipped_project):
+def test_forwarded_host_is_never_believed(tmp_path, fixture_project):
     app = make_app(tmp_path, SERVER_ENV={"TRUSTED_PROXIES": 1})
 
     @app.get("/host")
@@ -208,17 +208,16 @@ def test_a_schema_error_is_a_500_not_an_outage(app):
 
     api = ApiClient(app.test_client())
     api.signup("schema")
-    api.post("/ws/students", json={"name": "Schema", "birth_date": "2010-01-01"})
     with app.app_context():
         from app.db import db
         db.engine.dispose()
         with db.engine.begin() as connection:
-            connection.execute(text("DROP TABLE enrollments"))
-    response = api.get("/ws/me/courses")
+            connection.execute(text("DROP TABLE notes"))
+    response = api.get("/ws/notes")
     assert response.status_code == 500 and response.json["error"] == "internal_server_error"
 
 
-def test_login_works_in_an_app_created_before_another(tmp_path, shipped_project, isolated_config):
+def test_login_works_in_an_app_created_before_another(tmp_path, fixture_project, isolated_config):
     first = make_app(tmp_path / "first")
     api = ApiClient(first.test_client())
     api.signup("early")

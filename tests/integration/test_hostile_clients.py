@@ -218,7 +218,7 @@ def _redis_server_with_two_instances(live_server, redis_server):
     first = live_server(migrate=True, **sections)
     second = live_server(SERVER_ENV={"SESSION": "redis", "APP_NAME": name,
                                      "INSTANCE_PATH": str(first.log_path.parent / "instance")},
-                         DATABASE={"main": {"models": ["accounts", "school"]}}, SERVICES=sections["SERVICES"])
+                         DATABASE={"main": {"models": None}}, SERVICES=sections["SERVICES"])
     return name, first, second
 
 
@@ -292,9 +292,9 @@ def test_a_view_may_accept_a_larger_body_when_it_says_so(tmp_path, shipped_proje
     from app import create_app
     from app.request_limits import body_limit
     from app.rpc import public, router
-    from tests.integration.school import ApiClient, school_config
+    from tests.integration.projects import ApiClient, project_config
 
-    app = create_app(school_config(tmp_path, "sqlite"))
+    app = create_app(project_config(tmp_path, "sqlite"))
 
     @app.post("/ws/upload")
     @body_limit(200_000)

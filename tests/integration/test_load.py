@@ -25,7 +25,7 @@ def test_256_connections_for_a_minute_over_mixed_endpoints(live_server, mariadb,
     assert shutil.which("wrk"), "wrk is needed for this test: apt-get install wrk"
     server = live_server(
         migrate=True,
-        DATABASE={"main": mariadb_entry(mariadb, mariadb_databases("load"), models=["accounts", "school"])},
+        project="fixture", DATABASE={"main": mariadb_entry(mariadb, mariadb_databases("load"))},
         # Every connection comes from 127.0.0.1: no per-address bound (test_hostile_clients tests it).
         SERVER_ENV={"SESSION": "redis", "APP_NAME": f"load{uuid.uuid4().hex[:6]}", "CLIENT_CONNECTIONS": 0},
         SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}},
@@ -34,16 +34,15 @@ def test_256_connections_for_a_minute_over_mixed_endpoints(live_server, mariadb,
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
     token = client.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10, json={
         "username": "loaded", "password": "a long password", "email": "l@x.io"}).json()["csrf_token"]
-    for path, body in (("/ws/teachers", {"name": "Loaded", "department": "Ops"}),
-                       ("/ws/courses", {"course_name": "Under load", "course_code": "LOAD1"})):
-        assert client.post(server.url + path, headers={"X-CSRFToken": token}, json=body, timeout=10).ok
+    assert client.post(server.url + "/ws/notes", headers={"X-CSRFToken": token}, json={"title": "LOAD1"},
+                       timeout=10).ok
     cookie = {"Cookie": f"session={client.cookies['session']}"}
 
     endpoints = [
         ("/ws/info", {}),  # JSON, no session
-        ("/ws/catalog/LOAD1", {}),  # a MariaDB read
-        ("/", cookie),  # a page for a signed-in user: Redis session, Jinja
-        ("/dashboard", cookie),  # session, four queries, four forms
+        ("/ws/notes/by-title/LOAD1", {}),  # a MariaDB read
+        ("/ws/me", cookie),  # a signed-in user's JSON: the Redis session
+        ("/notes", cookie),  # a page: the session, a query, a form, Jinja
     ]
     results: dict[str, load.LoadResult] = {}
 

@@ -10,14 +10,14 @@ import redis
 import requests
 
 from app import create_app
-from tests.integration.school import ApiClient, run_db, school_config
+from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def app(tmp_path, shipped_project):
-    app = create_app(school_config(tmp_path, "sqlite", FLASK={"CONFIG": {"LOGIN_RATE_LIMIT": "100 per minute"}}))
+    app = create_app(project_config(tmp_path, "sqlite", FLASK={"CONFIG": {"LOGIN_RATE_LIMIT": "100 per minute"}}))
     assert run_db(app, "upgrade").exit_code == 0
     return app
 
@@ -138,7 +138,7 @@ def test_csrf_token_is_in_a_meta_tag_for_users_and_in_an_endpoint(app):
 
 def test_login_attempts_are_rate_limited_in_redis(tmp_path, shipped_project, redis_server):
     name = f"rl{uuid.uuid4().hex[:8]}"
-    config = school_config(tmp_path, "sqlite", SERVER_ENV={"APP_NAME": name},
+    config = project_config(tmp_path, "sqlite", SERVER_ENV={"APP_NAME": name},
                            SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
                            FLASK={"CONFIG": {"LOGIN_RATE_LIMIT": "3 per minute"}})
     app = create_app(config)

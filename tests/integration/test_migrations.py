@@ -1,4 +1,5 @@
-"""Schema versions: upgrade, downgrade, check, and two upgrades racing."""
+"""Schema versions on the fixture project: upgrade, downgrade, check, and two upgrades racing.
+(A migration generated for a new model, in a copy of the shipped project: test_new_model_migration.py.)"""
 
 from __future__ import annotations
 
@@ -12,21 +13,21 @@ from sqlalchemy import inspect, text
 from app import create_app
 from app.db import db
 from app.db.testing import dispose
-from tests.conftest import REPO_ROOT
-from tests.integration.school import run_db, school_config
+from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
+from tests.integration.projects import project_config, run_db
 
 pytestmark = pytest.mark.integration
 
-SCHOOL_TABLES = {"users", "teachers", "students", "courses", "enrollments"}
+TABLES = {"members", "notes"}
 
 
 @pytest.fixture(params=["sqlite", "mariadb"])
-def fresh_app(request, tmp_path, shipped_project):
+def fresh_app(request, tmp_path, fixture_project):
     if request.param == "mariadb":
         database = request.getfixturevalue("mariadb_databases")("migrate")
-        config = school_config(tmp_path, "mariadb", request.getfixturevalue("mariadb"), database)
+        config = project_config(tmp_path, "mariadb", request.getfixturevalue("mariadb"), database)
     else:
-        config = school_config(tmp_path, "sqlite")
+        config = project_config(tmp_path, "sqlite")
     app = create_app(config)
     yield app
     dispose(app)
@@ -56,15 +57,15 @@ def version(app) -> str | None:
 
 def test_upgrade_downgrade_upgrade(fresh_app):
     assert run_db(fresh_app, "upgrade").exit_code == 0
-    assert SCHOOL_TABLES <= tables(fresh_app) and version(fresh_app) == head(fresh_app)
+    assert TABLES <= tables(fresh_app) and version(fresh_app) == head(fresh_app)
 
     result = run_db(fresh_app, "downgrade", "base")
     assert result.exit_code == 0, result.output
-    assert tables(fresh_app) & SCHOOL_TABLES == set()
+    assert tables(fresh_app) & TABLES == set()
     assert version(fresh_app) is None
 
     assert run_db(fresh_app, "upgrade", "head").exit_code == 0
-    assert SCHOOL_TABLES <= tables(fresh_app) and version(fresh_app) == head(fresh_app)
+    assert TABLES <= tables(fresh_app) and version(fresh_app) == head(fresh_app)
 
 
 def test_check_is_clean_at_head_and_fails_when_models_and_schema_differ(fresh_app, caplog):
@@ -73,7 +74,7 @@ def test_check_is_clean_at_head_and_fails_when_models_and_schema_differ(fresh_ap
     assert clean.exit_code == 0 and "No new upgrade operations detected" in clean.output
 
     with db.engines_by_name(fresh_app)["main"].begin() as connection:
-        connection.execute(text("ALTER TABLE courses ADD COLUMN room VARCHAR(10)"))
+        connection.execute(text("ALTER TABLE notes ADD COLUMN room VARCHAR(10)"))
     drifted = run_db(fresh_app, "check")
     assert drifted.exit_code == 1
     assert "New upgrade operations detected" in caplog.text and "room" in caplog.text
@@ -97,20 +98,21 @@ def test_current_and_history_show_the_numbered_revision(fresh_app):
     newest = head(fresh_app)
     assert f"{newest} (head)" in run_db(fresh_app, "current").output
     history = run_db(fresh_app, "history", "--indicate-current").output
-    assert "<base> -> 0001, accounts and school" in history and f"{newest} (head) (current)" in history
+    assert "<base> -> 0001" in history and "members and notes" in history
+    assert f"{newest} (head) (current)" in history
 
 
 def test_the_committed_migrations_match_the_models(shipped_project, tmp_path):
-    """CI's `flask db check`: a model change without its revision fails the build."""
-    app = create_app(school_config(tmp_path, "sqlite"))
+    """CI's `flask db check` on the shipped project: a model change without its revision fails the build."""
+    app = create_app(project_config(tmp_path, "sqlite"))
     assert run_db(app, "upgrade").exit_code == 0
     result = run_db(app, "check")
     assert result.exit_code == 0, result.output
 
 
 def test_two_upgrades_at_once_apply_once_and_both_succeed(mariadb, mariadb_databases, tmp_path):
-    config = school_config(tmp_path, "mariadb", mariadb, mariadb_databases("race"))
-    environ = {**os.environ, "APP_CONFIG": str(config)}
+    config = project_config(tmp_path, "mariadb", mariadb, mariadb_databases("race"))
+    environ = {**os.environ, "APP_CONFIG": str(config), "APP_ROOT": str(FIXTURE_PROJECT)}
     command = [sys.executable, "-m", "app", "db", "upgrade"]
     processes = [subprocess.Popen(command, cwd=REPO_ROOT, env=environ, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True) for _ in range(2)]

@@ -1,4 +1,5 @@
-"""Two databases in one app: MariaDB (writable, school) and SQLite (read-only, reports)."""
+"""Two databases in one app: MariaDB (writable: the fixture project's members and notes) and SQLite
+(read-only: reports, from a models module of its own that names no database)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from sqlalchemy import insert, inspect, select, text
 from app import create_app
 from app.db import ReadOnlyDatabaseError, db
 from app.db.testing import dispose
-from tests.conftest import REPO_ROOT
-from tests.integration.school import ApiClient, run_db
+from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
+from tests.integration.projects import ApiClient, run_db
 from tests.live import mariadb_entry
 
 pytestmark = pytest.mark.integration
@@ -36,7 +37,7 @@ REPORTS_MODELS = """
 
 
 @pytest.fixture
-def two_databases(tmp_path, monkeypatch, shipped_project, mariadb, mariadb_databases):
+def two_databases(tmp_path, monkeypatch, fixture_project, mariadb, mariadb_databases):
     package = tmp_path / "extra_models"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -53,7 +54,7 @@ def two_databases(tmp_path, monkeypatch, shipped_project, mariadb, mariadb_datab
         "SERVER_ENV": {"INSTANCE_PATH": str(tmp_path / "instance"), "APP_KEY": "k" * 40},
         "DATABASE": {
             "default": "main",
-            "main": mariadb_entry(mariadb, mariadb_databases("two"), models=["accounts", "school"]),
+            "main": mariadb_entry(mariadb, mariadb_databases("two"), models=["members", "notes"]),
             "reports": {"driver": "sqlite", "database": str(reports_file), "readonly": True,
                         "models": "extra_models.reports"},
         },
@@ -68,7 +69,7 @@ def test_migrations_run_on_the_writable_database_only(two_databases):
     app, _, reports_file = two_databases
     result = run_db(app, "upgrade")
     assert result.exit_code == 0, result.output
-    assert "courses" in inspect(db_engine(app, "main")).get_table_names()
+    assert "notes" in inspect(db_engine(app, "main")).get_table_names()
     assert inspect(db_engine(app, "reports")).get_table_names() == ["reports"]
 
 
@@ -80,7 +81,7 @@ def test_reads_and_writes_go_to_their_own_database(two_databases):
     ApiClient(app.test_client()).signup("multi")
     with app.app_context():
         assert db.session.scalars(select(Report.title)).all() == ["Term one"]
-        assert db.session.execute(text("SELECT username FROM users")).scalars().all() == ["multi"]
+        assert db.session.execute(text("SELECT username FROM members")).scalars().all() == ["multi"]
 
 
 def test_a_write_to_the_readonly_database_is_refused_clearly(two_databases):
@@ -115,13 +116,13 @@ def test_the_database_itself_refuses_writes_that_bypass_the_guard(two_databases)
 def test_shell_preloads_the_app_sessions_and_models(two_databases):
     _, config, _ = two_databases
     code = ("names = dir()\n"
-            "wanted = ('db', 'session', 'engines', 'User', 'Course', 'Report')\n"
+            "wanted = ('db', 'session', 'engines', 'Member', 'Note', 'Report')\n"
             "print(sorted(name for name in wanted if name in names))\n")
     result = subprocess.run([sys.executable, "-m", "app", "shell"], input=code, text=True, capture_output=True,
                             cwd=REPO_ROOT, timeout=60,
                             env={**__import__("os").environ, "APP_CONFIG": str(config),
-                                 "PYTHONPATH": str(config.parent)})
-    assert "['Course', 'Report', 'User', 'db', 'engines', 'session']" in result.stdout, result.stderr
+                                 "PYTHONPATH": str(config.parent), "APP_ROOT": str(FIXTURE_PROJECT)})
+    assert "['Member', 'Note', 'Report', 'db', 'engines', 'session']" in result.stdout, result.stderr
 
 
 def db_engine(app, name):

@@ -24,17 +24,9 @@ from tests.conftest import REPO_ROOT, wait_until
 pytestmark = pytest.mark.integration
 
 
-def teacher(url: str, name: str) -> Client:
+def member(url: str, name: str) -> Client:
     client = Client(url)
-    client.signup(name, "a long password", f"{name}@school.test")
-    client._http("POST", "/ws/teachers", {"name": name.title(), "department": "Maths"})
-    return client
-
-
-def student(url: str, name: str) -> Client:
-    client = Client(url)
-    client.signup(name, "a long password", f"{name}@school.test")
-    client._http("POST", "/ws/students", {"name": name.title(), "birth_date": "2011-02-03"})
+    client.signup(name, "a long password", f"{name}@notes.test")
     return client
 
 
@@ -46,7 +38,7 @@ def redis_settings(redis_server):
 
 
 def test_named_requests_over_http_and_socket_and_a_push(live_server):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     anonymous = Client(server.url)
     assert anonymous.send_request("ping", {"n": 1}) == {"pong": True, "server_time": ANY}  # HTTP, public, no echo
     with pytest.raises(NotLoggedIn):
@@ -54,22 +46,17 @@ def test_named_requests_over_http_and_socket_and_a_push(live_server):
     with pytest.raises(NotLoggedIn):
         anonymous.send_request("whoami")
 
-    ada, sam = teacher(server.url, "ada"), student(server.url, "sam")
+    ada, sam = member(server.url, "ada"), member(server.url, "sam")
     assert ada.connected and sam.connected
     pushes = []
-    ada.on("enrolled", pushes.append)
+    ada.on("shared", pushes.append)
 
-    course = ada.send_request("courses.create", {"course_name": "Algebra", "course_code": "ALG"})
-    assert course["course_code"] == "ALG" and course["teacher_id"] == ada.user["id"]
-    enrollment = sam.send_request("courses.enroll", {"course_id": course["id"]})
-    assert enrollment["course_id"] == course["id"]
+    note = sam.send_request("notes.create", {"title": "Algebra"})
+    assert note["title"] == "Algebra" and note["owner_id"] == sam.user["id"]
+    assert sam.send_request("notes.share", {"note_id": note["id"], "to": ada.user["id"]}) == {"shared": True}
     assert wait_until(lambda: pushes)
-    assert pushes[0]["message"] == "Sam enrolled in your course Algebra."
-    assert pushes[0]["course"]["id"] == course["id"]
-
-    summary = sam.send_request("school.summary")
-    assert summary["enrolments_per_course"] == "1.00"  # a Decimal, as text
-    assert uuid.UUID(summary["snapshot"]) and summary["generated_at"].endswith("Z")
+    assert pushes[0]["message"] == "sam shared Algebra."
+    assert pushes[0]["note"]["id"] == note["id"]
     # The same view over HTTP gives the same shape.
     assert anonymous.send_request("ping", [1, 2])["pong"] is True
     assert sam.send_request("echo", [1, 2]) == {"echo": [1, 2]}
@@ -80,16 +67,17 @@ def test_named_requests_over_http_and_socket_and_a_push(live_server):
 
 
 def test_errors_come_back_typed_and_structured(live_server):
-    server = live_server(migrate=True)
-    sam = student(server.url, "sam")
+    server = live_server(migrate=True, project="fixture")
+    sam = member(server.url, "sam")
     with pytest.raises(UnknownRequest) as unknown:
         sam.send_request("no.such.thing")
     assert unknown.value.code == "unknown_request" and unknown.value.status == 404
     with pytest.raises(BadRequest) as bad:
-        sam.send_request("courses.enroll", {"course_id": "three"})
-    assert bad.value.field == "course_id" and bad.value.code == "invalid_payload"
+        sam.send_request("notes.share", {"note_id": "three", "to": 1})
+    assert bad.value.field == "note_id" and bad.value.code == "invalid_payload"
+    note = sam.send_request("notes.create", {"title": "Mine"})
     with pytest.raises(Forbidden):
-        sam.send_request("courses.create", {"course_name": "Mine", "course_code": "MINE"})
+        sam.send_request("notes.share", {"note_id": note["id"], "to": sam.user["id"]})
     assert sam.send_request("ping")["pong"] is True  # the connection is still fine
 
 
@@ -108,10 +96,10 @@ def refusal(http_session=None, auth=None, url="") -> str | None:
 
 
 def test_a_socket_needs_a_login_and_the_csrf_token(live_server):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     assert refusal(url=server.url) == "not logged in"
 
-    ada = teacher(server.url, "ada")
+    ada = member(server.url, "ada")
     assert refusal(ada.http, None, server.url).startswith("bad CSRF token")
     assert refusal(ada.http, {"csrf_token": "forged"}, server.url).startswith("bad CSRF token")
     assert refusal(ada.http, {"csrf_token": ada._csrf_token}, server.url) is None
@@ -119,16 +107,16 @@ def test_a_socket_needs_a_login_and_the_csrf_token(live_server):
 
 
 def test_the_client_reports_why_its_socket_was_refused(live_server):
-    server = live_server(migrate=True)
-    ada = teacher(server.url, "ada")
+    server = live_server(migrate=True, project="fixture")
+    ada = member(server.url, "ada")
     ada._csrf_token = "stale"
     with pytest.raises(TransportError, match="the socket was refused: bad CSRF token"):
         ada._reconnect_socket()
 
 
 def test_push_from_a_cli_command_and_from_another_process(live_server, redis_settings, tmp_path):
-    server = live_server(migrate=True, **redis_settings)
-    ada = teacher(server.url, "ada")
+    server = live_server(migrate=True, project="fixture", **redis_settings)
+    ada = member(server.url, "ada")
     received = []
     ada.on("note", received.append)
     config = server.log_path.parent / "config-0.yml"
@@ -145,7 +133,7 @@ def test_push_from_a_cli_command_and_from_another_process(live_server, redis_set
 
 
 def test_cli_push_without_redis_says_what_is_missing(live_server):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, project="fixture")
     config = server.log_path.parent / "config-0.yml"
     result = subprocess.run([sys.executable, "-m", "app", "realtime", "notify", "note"], cwd=REPO_ROOT,
                             capture_output=True, text=True, env={**os.environ, "APP_CONFIG": str(config)},
@@ -157,21 +145,21 @@ def test_cli_push_without_redis_says_what_is_missing(live_server):
 def test_an_event_crosses_instances_through_redis(live_server, redis_settings, tmp_path):
     shared = {**redis_settings, "SERVER_ENV": {**redis_settings["SERVER_ENV"], "SESSION": "redis"},
               "DATABASE": {"main": {"driver": "sqlite", "database": str(tmp_path / "shared.sqlite3")}}}
-    first = live_server(migrate=True, **shared)
-    second = live_server(migrate=True, **shared)
-    ada = teacher(first.url, "ada")        # connected to the first instance
-    sam = student(second.url, "sam")       # connected to the second
+    first = live_server(migrate=True, project="fixture", **shared)
+    second = live_server(migrate=True, project="fixture", **shared)
+    ada = member(first.url, "ada")        # connected to the first instance
+    sam = member(second.url, "sam")       # connected to the second
     pushes = []
-    ada.on("enrolled", pushes.append)
-    course = ada.send_request("courses.create", {"course_name": "Networks", "course_code": "NET"})
-    sam.send_request("courses.enroll", {"course_id": course["id"]})  # handled by the second instance
+    ada.on("shared", pushes.append)
+    note = sam.send_request("notes.create", {"title": "Networks"})
+    sam.send_request("notes.share", {"note_id": note["id"], "to": ada.user["id"]})  # handled by the second
     assert wait_until(lambda: pushes)
-    assert pushes[0]["course"]["course_code"] == "NET"
+    assert pushes[0]["note"]["title"] == "Networks"
 
 
 def test_200_clients_make_requests_and_all_receive_a_broadcast(live_server, redis_settings):
-    server = live_server(migrate=True, **redis_settings)
-    logins = [teacher(server.url, f"user{index}") for index in range(20)]
+    server = live_server(migrate=True, project="fixture", **redis_settings)
+    logins = [member(server.url, f"user{index}") for index in range(20)]
     clients = [login.clone() for login in logins for _ in range(10)]
     assert len(clients) == 200 and all(client.connected for client in clients)
 
@@ -203,9 +191,9 @@ def test_200_clients_make_requests_and_all_receive_a_broadcast(live_server, redi
 
 
 def test_malformed_and_oversized_messages_are_refused_and_others_are_served(live_server):
-    server = live_server(migrate=True, FLASK={"CONFIG": {"SOCKETIO_MAX_MESSAGE_SIZE": 65536,
-                                                          "MAX_CONTENT_LENGTH": 65536}})
-    ada = teacher(server.url, "ada")
+    server = live_server(migrate=True, project="fixture",
+                         FLASK={"CONFIG": {"SOCKETIO_MAX_MESSAGE_SIZE": 65536, "MAX_CONTENT_LENGTH": 65536}})
+    ada = member(server.url, "ada")
     bystander = ada.clone()
     for message, expected in [("just a string", 400), ({"name": 5}, 400), ({"payload": 1}, 400),
                               ({"name": "ping", "payload": {"deep": [[[[["ok"]]]]]}}, None)]:
@@ -239,8 +227,8 @@ def test_malformed_and_oversized_messages_are_refused_and_others_are_served(live
 
 
 def test_one_client_is_safe_across_threads(live_server):
-    server = live_server(migrate=True)
-    client = teacher(server.url, "threads")
+    server = live_server(migrate=True, project="fixture")
+    client = member(server.url, "threads")
     failures = []
 
     def work(offset: int) -> None:
@@ -259,14 +247,14 @@ def test_one_client_is_safe_across_threads(live_server):
 
 
 def test_the_client_reconnects_after_a_server_restart(live_server):
-    server = live_server(migrate=True)
-    ada = teacher(server.url, "ada")
+    server = live_server(migrate=True, project="fixture")
+    ada = member(server.url, "ada")
     assert server.stop() == 0
     assert wait_until(lambda: not ada.connected, timeout=10)
     with pytest.raises(TransportError):
         ada.send_request("whoami")
-    restarted = live_server(port=server.port, SERVER_ENV={"INSTANCE_PATH": str(server.log_path.parent / "instance")},
-                            migrate=True)
+    restarted = live_server(port=server.port, project="fixture", migrate=True,
+                            SERVER_ENV={"INSTANCE_PATH": str(server.log_path.parent / "instance")})
     assert restarted.port == server.port
     assert wait_until(lambda: ada.connected, timeout=15), "the client did not reconnect"
     assert ada.send_request("whoami")["username"] == "ada"

@@ -13,7 +13,7 @@ import pytest
 from app import create_app
 from app.realtime import socketio_of
 from app.rpc import public, router
-from tests.integration.school import ApiClient, run_db, school_config
+from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration
 
@@ -30,8 +30,8 @@ class WithToDict:
 
 
 @pytest.fixture
-def app(tmp_path, shipped_project):
-    app = create_app(school_config(tmp_path, "sqlite"))
+def app(tmp_path, fixture_project):
+    app = create_app(project_config(tmp_path, "sqlite"))
     assert run_db(app, "upgrade").exit_code == 0
 
     def explode(request):
@@ -95,10 +95,9 @@ def test_socket_connect_is_refused_without_login(app):
 
 
 def test_database_errors_map_the_same_over_the_socket(app, logged_in):
-    logged_in.post("/ws/teachers", json={"name": "Tess", "department": "Maths"})
     sock = socket_client(app, logged_in)
-    payload = {"course_name": "Once", "course_code": "ONCE"}
-    assert sock.emit("rpc", {"name": "courses.create", "payload": payload}, callback=True)["ok"] is True
-    duplicate = sock.emit("rpc", {"name": "courses.create", "payload": payload}, callback=True)
+    payload = {"title": "Once"}
+    assert sock.emit("rpc", {"name": "notes.create", "payload": payload}, callback=True)["ok"] is True
+    duplicate = sock.emit("rpc", {"name": "notes.create", "payload": payload}, callback=True)
     assert duplicate["ok"] is False and duplicate["status"] == 409
-    assert duplicate["error"] == "duplicate" and duplicate["field"] == "course_code"
+    assert duplicate["error"] == "duplicate" and duplicate["field"] == "title"

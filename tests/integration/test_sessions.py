@@ -12,14 +12,14 @@ from pymemcache.client.base import Client as MemcacheClient
 
 from app import create_app
 from app.sessions.serializers import MsgpackFileSystemCache
-from tests.integration.school import ApiClient, run_db, school_config
+from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration
 
 
 def app_for(tmp_path, backend: str, services: dict, **server):
     name = f"t{uuid.uuid4().hex[:10]}"  # its own key prefix in the shared Redis/memcached
-    config = school_config(tmp_path, "sqlite", SERVER_ENV={"SESSION": backend, "APP_NAME": name, **server},
+    config = project_config(tmp_path, "sqlite", SERVER_ENV={"SESSION": backend, "APP_NAME": name, **server},
                            SERVICES=services)
     app = create_app(config)
     assert run_db(app, "upgrade").exit_code == 0

@@ -17,15 +17,12 @@ pytestmark = pytest.mark.integration
 
 def test_sigterm_during_inserts_loses_no_acknowledged_write(live_server, mariadb, mariadb_databases):
     database = mariadb_databases("sigterm")
-    server = live_server(migrate=True,
-                         DATABASE={"main": mariadb_entry(mariadb, database, models=["accounts", "school"])})
+    server = live_server(migrate=True, project="fixture", DATABASE={"main": mariadb_entry(mariadb, database)})
     client = requests.Session()
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
     signup = client.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10,
                          json={"username": "writer", "password": "a long password", "email": "w@x.io"})
     token = signup.json()["csrf_token"]
-    client.post(server.url + "/ws/teachers", headers={"X-CSRFToken": token}, timeout=10,
-                json={"name": "Writer", "department": "Ops"})
     cookie = client.cookies.get("session")
 
     acknowledged: list[str] = []
@@ -41,8 +38,8 @@ def test_sigterm_during_inserts_loses_no_acknowledged_write(live_server, mariadb
             code = f"W{worker}N{number}"
             number += 1
             try:
-                response = session.post(server.url + "/ws/courses", headers={"X-CSRFToken": token}, timeout=10,
-                                        json={"course_name": f"Course {code}", "course_code": code})
+                response = session.post(server.url + "/ws/notes", headers={"X-CSRFToken": token}, timeout=10,
+                                        json={"title": code, "body": f"Note {code}"})
             except requests.RequestException:
                 return  # the server has stopped listening
             with lock:
@@ -64,10 +61,10 @@ def test_sigterm_during_inserts_loses_no_acknowledged_write(live_server, mariadb
     assert all(status == 201 for status in statuses), sorted(set(statuses))
     connection = pymysql.connect(host=mariadb[0], port=mariadb[1], user="root", database=database)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT course_code, course_name, teacher_id FROM courses")
-        rows = {code: (name, teacher) for code, name, teacher in cursor.fetchall()}
+        cursor.execute("SELECT title, body, owner_id FROM notes")
+        rows = {code: (body, owner) for code, body, owner in cursor.fetchall()}
     connection.close()
     missing = [code for code in acknowledged if code not in rows]
     assert missing == []
     # Every stored row is whole, whether or not its answer reached the client.
-    assert all(name == f"Course {code}" and teacher for code, (name, teacher) in rows.items())
+    assert all(body == f"Note {code}" and owner for code, (body, owner) in rows.items())

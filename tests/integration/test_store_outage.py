@@ -11,7 +11,7 @@ import requests
 from app import create_app
 from app.cache import cache
 from tests.conftest import wait_until
-from tests.integration.school import school_config
+from tests.integration.projects import project_config
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ def test_a_login_whose_session_cannot_be_saved_is_not_reported_as_success(live_s
 @pytest.mark.parametrize("kind", ["redis", "memcached"])
 def test_cache_fails_open(tmp_path, shipped_project, private_server, kind):
     store = private_server(kind)
-    app = create_app(school_config(tmp_path, "sqlite", SERVER_ENV={"CACHE": kind},
+    app = create_app(project_config(tmp_path, "sqlite", SERVER_ENV={"CACHE": kind},
                                    SERVICES={kind: store.service(timeout=0.5)}))
     computed = []
 
@@ -97,7 +97,7 @@ def test_cache_fails_open(tmp_path, shipped_project, private_server, kind):
 
 
 def test_filesystem_cache_round_trips_and_expires(tmp_path, shipped_project):
-    app = create_app(school_config(tmp_path, "sqlite", SERVER_ENV={"CACHE": "filesystem"}))
+    app = create_app(project_config(tmp_path, "sqlite", SERVER_ENV={"CACHE": "filesystem"}))
     with app.app_context():
         assert cache.set("k", {"a": [1, "two"]}, timeout=1)
         assert cache.get("k") == {"a": [1, "two"]}

@@ -22,7 +22,7 @@ def test_the_shipped_project_loads_every_module(shipped_project, isolated_config
     isolated_config()
     app = create_app()
     rules = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
-    assert rules["/"] == "home" and rules["/ws/info"] == "ws_info"
+    assert rules["/"] == "core.home" and rules["/ws/info"] == "core_api.info"
     assert 404 in app.error_handler_spec[None] and 500 in app.error_handler_spec[None]
     from app.realtime import socketio_of
     assert {"connect", "disconnect", "rpc"} <= set(socketio_of(app).server.handlers["/"])

@@ -1,4 +1,10 @@
-"""An app on the school models, on SQLite or the real MariaDB, one transaction per test."""
+"""Configs for an app on SQLite or the real MariaDB, and a JSON client for the test client.
+
+`project_config` serves both projects a test may run: the shipped one (the
+repository's Server, Controllers and Models) and the fixture project under
+tests/fixture_project (the `fixture_project` fixture points APP_ROOT at it).
+Neither names its models: the default database holds every models module.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +18,18 @@ from tests.conftest import merge
 from tests.live import mariadb_entry
 
 
-def school_config(tmp: Path, backend: str, mariadb=None, database: str | None = None, **sections) -> Path:
+def project_config(tmp: Path, backend: str = "sqlite", mariadb=None, database: str | None = None,
+                   **sections) -> Path:
     if backend == "sqlite":
-        main = {"driver": "sqlite", "database": str(tmp / "school.sqlite3"), "models": ["accounts", "school"]}
+        main = {"driver": "sqlite", "database": str(tmp / "app.sqlite3")}
     else:
-        main = mariadb_entry(mariadb, database, models=["accounts", "school"])
+        main = mariadb_entry(mariadb, database)
     base = {
         "SERVER_ENV": {"INSTANCE_PATH": str(tmp / "instance"), "APP_KEY": "k" * 40},
         "DATABASE": {"default": "main", "main": main},
         "SERVICES": {"filesystem": {"PATH": str(tmp / "sessions")}},
     }
-    path = tmp / f"school-{backend}.yml"
+    path = tmp / f"project-{backend}.yml"
     path.write_text(yaml.safe_dump(merge(base, sections)))
     return path
 

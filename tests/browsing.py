@@ -1,4 +1,5 @@
-"""Real-browser tests: Playwright driving Debian's Chromium against a live gunicorn.
+"""Real-browser tests (a pytest plugin, registered by tests/conftest.py): Playwright
+driving Debian's Chromium against a live gunicorn.
 
 Chromium comes from Debian (`apt-get install chromium`, done by .ci/run); no
 browser is downloaded. On a failure every open page is saved as a screenshot
@@ -12,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.conftest import REPO_ROOT
 
@@ -60,3 +61,15 @@ def new_page(browser, request):
                 page.screenshot(path=str(SCREENSHOTS / f"{name}-{index}-{number}.png"), full_page=True)
     for context in contexts:
         context.close()
+
+
+def sign_up(page, url, username):
+    page.goto(url + "/")
+    page.get_by_role("link", name="Sign up").click()
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Email").fill(f"{username}@example.test")
+    page.get_by_label("Password", exact=True).fill("a long password")
+    page.get_by_label("Repeat the password").fill("a long password")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(url + "/dashboard")
+    expect(page.get_by_role("heading", name=f"Hello, {username}")).to_be_visible()

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app import create_app
 from app.db import db
 from app.db.testing import dispose, rolled_back
-from tests.integration.school import ApiClient, run_db, school_config
+from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration
 
@@ -24,9 +24,9 @@ def migrated_config(request, tmp_path_factory, shipped_project_module):
     if backend == "mariadb":
         mariadb = request.getfixturevalue("mariadb")
         database = request.getfixturevalue("mariadb_databases")("crud")
-        config = school_config(tmp, backend, mariadb, database)
+        config = project_config(tmp, backend, mariadb, database)
     else:
-        config = school_config(tmp, backend)
+        config = project_config(tmp, backend)
     app = create_app(config)
     result = run_db(app, "upgrade")
     assert result.exit_code == 0, result.output

@@ -1,0 +1,68 @@
+"""Signup, login and logout as JSON services (Fluxon's signup view and request.login).
+
+A client first reads a CSRF token from GET /ws/csrf and sends it as X-CSRFToken
+with every POST. Login answers with a new token: the session is new.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from flask_wtf.csrf import generate_csrf
+from werkzeug.exceptions import Unauthorized
+
+from app.auth import (
+    authenticate,
+    current_user,
+    login,
+    login_rate_limit,
+    login_required,
+    logout,
+    signup_rate_limit,
+)
+from app.errors import render_error
+from app.payloads import json_body
+from Controllers.accounts.service import create_user
+from Models.Forms.accounts import LoginIn, SignupIn
+
+api = Blueprint("accounts_api", __name__, url_prefix="/ws")
+
+
+class InvalidCredentials(Unauthorized):
+    error_code = "invalid_credentials"
+    description = "Wrong username or password."
+
+
+def _signed_in(user, status: int = 200):
+    return jsonify(user=user.to_dict(), csrf_token=generate_csrf()), status
+
+
+@api.post("/signup")
+@signup_rate_limit
+def signup():
+    payload = json_body(SignupIn)
+    user = create_user(payload.username, payload.email, payload.password)
+    login(user)
+    return _signed_in(user, 201)
+
+
+@api.post("/login")
+@login_rate_limit
+def login_view():
+    payload = json_body(LoginIn)
+    user = authenticate(payload.username, payload.password)
+    if user is None:
+        return render_error(InvalidCredentials())
+    login(user)
+    return _signed_in(user)
+
+
+@api.post("/logout")
+def logout_view():
+    logout()
+    return jsonify(logged_out=True)
+
+
+@api.get("/me")
+@login_required
+def me():
+    return jsonify(current_user.to_dict())

@@ -1,0 +1,23 @@
+"""Pages for HTTP errors (registered by Server/ErrorHandler.py). JSON clients get the
+body every error gets (app.errors.render_error); people get a page."""
+
+from __future__ import annotations
+
+from flask import g, render_template, request
+from werkzeug.exceptions import InternalServerError, NotFound
+
+from app.errors import render_error, wants_json
+
+
+def not_found(error):
+    if wants_json():
+        return render_error(NotFound(f"No page or endpoint at {request.path}."))
+    return render_template("404.html", path=request.path), 404
+
+
+def server_error(error):
+    # `error` may wrap the original exception; it is logged by the framework and
+    # never shown, so no internals reach the visitor.
+    if wants_json():
+        return render_error(InternalServerError())
+    return render_template("500.html", request_id=g.get("request_id")), 500

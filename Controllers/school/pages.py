@@ -1,0 +1,97 @@
+"""The school's panel on the dashboard: profiles, a teacher's courses with their
+enrolments, a student's courses, forms to create and enrol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, url_for
+from sqlalchemy.orm import selectinload
+
+from app.auth import current_user, login_required
+from app.db import db
+from app.ui import dashboard_panel
+from Controllers.accounts.pages import render_dashboard
+from Controllers.school import service
+from Models.Forms.school import CourseForm, EnrollForm, StudentForm, TeacherForm
+from Models.Persistent.accounts import User
+from Models.Persistent.school import Course, Enrollment, Student, Teacher
+
+pages = Blueprint("school", __name__, url_prefix="/dashboard")
+
+
+def _user_with_courses(user_id: int) -> User:
+    """The user, their courses and enrolments in four queries instead of one per row."""
+    return db.session.scalars(db.select(User).where(User.id == user_id).options(
+        selectinload(User.teacher).selectinload(Teacher.courses).selectinload(Course.enrollments)
+        .joinedload(Enrollment.student),
+        selectinload(User.student).selectinload(Student.courses).joinedload(Course.teacher),
+    )).one()
+
+
+@dashboard_panel(pages, "school/panel.html")
+def panel(user, forms: dict[str, Any]) -> dict[str, Any]:
+    user = _user_with_courses(user.id)
+    enroll = forms.get("enroll_form") or EnrollForm(prefix="enroll")
+    if user.student is not None:
+        enroll.course_id.choices = [(0, "Choose a course…")] + [
+            (course.id, f"{course.course_name} ({course.course_code}) with {course.teacher.name}")
+            for course in service.open_courses(user)]
+    return {
+        "school_user": user,
+        "teacher_form": forms.get("teacher_form") or TeacherForm(prefix="teacher"),
+        "student_form": forms.get("student_form") or StudentForm(prefix="student"),
+        "course_form": forms.get("course_form") or CourseForm(prefix="course"),
+        "enroll_form": enroll,
+    }
+
+
+def _create_profile(form_class, prefix: str, create, message: str):
+    """Validate a profile form, create the profile, come back to the dashboard."""
+    form = form_class(prefix=prefix)
+    if not form.validate_on_submit():
+        return render_dashboard(400, **{f"{prefix}_form": form})
+    create(form)
+    flash(message, "success")
+    return redirect(url_for("accounts.dashboard"))
+
+
+@pages.post("/teacher")
+@login_required
+def become_teacher():
+    return _create_profile(TeacherForm, "teacher", lambda form: service.create_teacher(
+        current_user, form.name.data, form.department.data), "You can now create courses.")
+
+
+@pages.post("/student")
+@login_required
+def become_student():
+    return _create_profile(StudentForm, "student", lambda form: service.create_student(
+        current_user, form.name.data, form.birth_date.data), "You can now enrol in courses.")
+
+
+@pages.post("/courses")
+@login_required
+def create_course():
+    form = CourseForm(prefix="course")
+    valid = form.validate_on_submit()
+    if valid and service.course_code_taken(form.course_code.data):
+        form.course_code.errors.append("Another course already has this code.")
+        valid = False
+    if not valid:
+        return render_dashboard(400, course_form=form)
+    service.create_course(current_user, form.course_name.data, form.course_code.data)
+    flash(f"Course {form.course_name.data} created.", "success")
+    return redirect(url_for("accounts.dashboard"))
+
+
+@pages.post("/enrollments")
+@login_required
+def enroll():
+    form = EnrollForm(prefix="enroll")
+    form.course_id.choices = [(0, "")] + [(course.id, "") for course in service.open_courses(current_user)]
+    if not form.validate_on_submit():
+        return render_dashboard(400, enroll_form=form)
+    enrollment = service.enroll(current_user, form.course_id.data)
+    flash(f"You are enrolled in {enrollment.course.course_name}.", "success")
+    return redirect(url_for("accounts.dashboard"))

@@ -1,0 +1,1 @@
+"""The fixture project's Controllers package."""

@@ -1,0 +1,5 @@
+from app.realtime import authorize_connection
+
+
+def connect(auth=None):
+    authorize_connection(auth)

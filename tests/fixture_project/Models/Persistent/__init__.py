@@ -1,0 +1,1 @@
+"""The fixture project's Models/Persistent package."""

@@ -1,0 +1,5 @@
+from app.db import AuthorizedUser, db
+
+
+class Member(AuthorizedUser, db.Model):
+    __tablename__ = "members"

@@ -1,0 +1,5 @@
+class Handler:
+    def __init__(self, socketio):
+        from Controllers import realtime
+
+        socketio.on_event("connect", realtime.connect)

@@ -1,0 +1,7 @@
+class Route:
+    def __init__(self, server):
+        from Controllers import basics, members, notes
+
+        server.register_blueprint(basics.api)
+        server.register_blueprint(members.api)
+        server.register_blueprint(notes.api)

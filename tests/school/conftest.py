@@ -1,0 +1,2 @@
+"""The school demo's tests: they run with the others and go with the demo
+(`flask feature remove school`)."""
