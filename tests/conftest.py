@@ -20,6 +20,14 @@ FIXTURE_PROJECT = Path(__file__).resolve().parent / "fixture_project"
 USER_PACKAGES = ("Server", "Controllers", "Models")
 
 
+def pytest_collection_modifyitems(items) -> None:
+    # Tests that load the fixture project through its fixtures are marked like the modules
+    # that start servers on it (`-m "not fixture_project"`: what the project's code can change).
+    for item in items:
+        if {"fixture_project", "fixture_project_module"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.fixture_project)
+
+
 def csrf_headers(client) -> dict[str, str]:
     """The header a JSON client sends with unsafe methods, fetched as the Python client does."""
     return {"X-CSRFToken": client.get("/ws/csrf").json["csrf_token"]}

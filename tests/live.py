@@ -7,11 +7,14 @@ is never skipped, so a CI run without MariaDB, Redis or memcached is red.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,8 +129,7 @@ def live_server(tmp_path):
         log_path = tmp_path / f"server-{len(started)}.log"
         environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
         if migrate:
-            subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=cwd, env=environ, check=True,
-                           capture_output=True, timeout=120)
+            migrate_database(cwd, environ, merge(base, sections)["DATABASE"])
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
             cwd=cwd, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
@@ -139,6 +141,34 @@ def live_server(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+# Migrated SQLite databases, by project and migration files: most tests start from the same
+# empty schema, which a copy gives in milliseconds instead of a `flask db upgrade` process.
+_MIGRATED: dict[tuple, Path] = {}
+_MIGRATED_DIR = Path(tempfile.mkdtemp(prefix="migrated-"))
+atexit.register(shutil.rmtree, _MIGRATED_DIR, True)
+
+
+def migrate_database(cwd: Path, environ: dict[str, str], database: dict) -> None:
+    main = database.get("main", {})
+    if len(database) > 1 or main.get("driver") != "sqlite" or Path(main["database"]).exists():
+        subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=cwd, env=environ, check=True,
+                       capture_output=True, timeout=120)
+        return
+    versions = Path(environ.get("APP_ROOT") or cwd) / "migrations" / "versions"
+    models = Path(environ.get("APP_ROOT") or cwd) / "Models" / "Persistent"
+    key = tuple(sorted((str(path), path.stat().st_mtime_ns) for folder in (versions, models)
+                       for path in folder.glob("*.py"))) + (repr(main.get("models")),)
+    target = Path(main["database"])
+    if key not in _MIGRATED:
+        subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=cwd, env=environ, check=True,
+                       capture_output=True, timeout=120)
+        _MIGRATED[key] = _MIGRATED_DIR / f"{len(_MIGRATED)}.sqlite3"
+        shutil.copyfile(target, _MIGRATED[key])
+        return
+    shutil.copyfile(_MIGRATED[key], target)
+    target.chmod(0o600)
 
 
 def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:

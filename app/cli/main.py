@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 
 from app.cli.config import config_group
 from app.cli.db import db_group
+from app.cli.dev import dev_command
 from app.cli.feature import feature_group
 from app.cli.realtime import realtime_group
 from app.cli.serve import serve_command
@@ -25,6 +26,7 @@ def _create_app():
 cli = FlaskGroup(create_app=_create_app, help="Manage and run the application.")
 cli.add_command(config_group)
 cli.add_command(serve_command)
+cli.add_command(dev_command)
 cli.add_command(db_group)
 cli.add_command(feature_group)
 cli.add_command(realtime_group)

@@ -28,7 +28,9 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Bind(_Section):
-    ADDRESS: str = "0.0.0.0"  # noqa: S104 - the seed's default; a container must listen beyond loopback
+    # Loopback unless told otherwise (the image sets BIND_ADDRESS=0.0.0.0: a container
+    # must listen beyond its own loopback).
+    ADDRESS: str = "127.0.0.1"
     PORT: Port = 4200
 
 

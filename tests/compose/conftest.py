@@ -13,6 +13,7 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -28,10 +29,13 @@ PROXY_URL = "http://127.0.0.1:8080"
 class Stack:
     project: str
     env: dict[str, str]
+    cwd: Path = REPO_ROOT
+    files: tuple[str, ...] = ()  # compose files (-f), in order; none: docker-compose.yml
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600,
                 env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-        result = subprocess.run(["docker", "compose", "-p", self.project, *args], cwd=REPO_ROOT,
+        files = [option for name in self.files for option in ("-f", name)]
+        result = subprocess.run(["docker", "compose", "-p", self.project, *files, *args], cwd=self.cwd,
                                 env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
                                 input=stdin)
         if check and result.returncode != 0:
@@ -83,11 +87,11 @@ def wait_for_http(url: str, timeout: float = 60) -> None:
     pytest.fail(f"{url} did not answer within {timeout}s", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def stack():
+def stack_environment() -> dict[str, str]:
+    """What `docker compose` runs with: the engine's address and the secrets a user puts
+    in .env, fresh for every run."""
     env = _docker_environment()
     env.update(
-        # The secrets a user puts in .env; fresh for every run.
         APP_KEY=secrets.token_urlsafe(48),
         MYSQL_ROOT_PASSWORD=secrets.token_urlsafe(16),
         MYSQL_PASSWORD=secrets.token_urlsafe(16),
@@ -98,7 +102,14 @@ def stack():
         # The tests sign many accounts up from 127.0.0.1; the limits are tested without compose.
         SIGNUP_RATE_LIMIT="1000 per minute",
     )
-    env.pop("APP_PORT", None)
+    for name in ("APP_PORT", "APP_UID", "APP_GID"):
+        env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack():
+    env = stack_environment()
     stack = Stack(f"tmplci{uuid.uuid4().hex[:6]}", env)
     # A rendered config left in the checkout, as `flask config render -o` leaves one: the
     # image must not take it in (test_the_image_holds_no_rendered_config).

@@ -169,3 +169,14 @@ def test_the_image_holds_no_rendered_config_and_no_env_file(stack):
 
     listing = stack.exec("app", "ls", "-a", "/app", "/app/config")
     assert f"{DECOY}.rendered.yml" not in listing and ".env\n" not in listing
+
+
+def test_the_virtualenv_has_no_pip_and_the_app_user_cannot_install(stack):
+    assert stack.exec("app", "sh", "-c", "test ! -e /opt/venv/bin/pip && echo none").strip() == "none"
+    # The base image's own pip stays (README: Docker), and no folder it installs to, nor the
+    # virtualenv, is writable by the app user.
+    check = ("import os, site, sysconfig; print([p for p in (sysconfig.get_path('purelib'), site.getuserbase(),"
+             " '/opt/venv', '/opt/venv/lib') if os.access(p, os.W_OK)])")
+    writable = stack.exec("app", "sh", "-c", 'pip --version >&2 && "$(head -n 1 "$(command -v pip)" | cut -c 3-)"'
+                          ' -c "$0"', check)
+    assert writable.strip() == "[]"

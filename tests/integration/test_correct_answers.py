@@ -25,6 +25,7 @@ pytestmark = pytest.mark.integration
 HUGE = "45741147615022807729045504"
 
 
+@pytest.mark.fixture_project
 def test_integers_past_64_bits_are_a_4xx_not_a_500(live_server):
     server = live_server(migrate=True, project="fixture")
     browser = signed_up(server.url, "numbers")
@@ -41,6 +42,7 @@ def test_integers_past_64_bits_are_a_4xx_not_a_500(live_server):
 @pytest.mark.parametrize(("query", "field"), [("owner_id=null", "owner_id"), ("limit=1e1", "limit"),
                                               ("limit=5&limit=6", "limit"), ("limit=5.0", "limit"),
                                               ("limit= 5", "limit"), ("nope=1", "nope")])
+@pytest.mark.fixture_project
 def test_query_arguments_are_given_once_in_their_plain_form(live_server, query, field):
     server = live_server(migrate=True, project="fixture")
     browser = signed_up(server.url, "queries")
@@ -49,6 +51,7 @@ def test_query_arguments_are_given_once_in_their_plain_form(live_server, query, 
     assert browser.get(f"{server.url}/ws/notes?limit=5&q=alg", timeout=10).status_code == 200
 
 
+@pytest.mark.fixture_project
 def test_options_advertise_only_the_methods_that_answer(live_server):
     server = live_server(migrate=True, project="fixture")
     for path, methods in [("/ws/info", {"GET", "HEAD", "OPTIONS"}), ("/ws/ping", {"POST", "OPTIONS"}),
@@ -60,6 +63,7 @@ def test_options_advertise_only_the_methods_that_answer(live_server):
     assert requests.post(server.url + "/ws/no.such.request", timeout=10).status_code == 404
 
 
+@pytest.mark.fixture_project
 def test_the_client_logs_out_and_in_again_and_calls_json_endpoints(live_server):
     server = live_server(migrate=True, project="fixture")
     client = Client(server.url)

@@ -12,7 +12,7 @@ import requests
 from tests.conftest import wait_until
 from tests.live import mariadb_entry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 
 def test_mariadb_restart_under_load_and_the_pool_recovers(live_server, private_server):

@@ -14,7 +14,7 @@ from app.rpc import router
 from tests.conftest import REPO_ROOT
 from tests.integration.projects import ApiClient, project_config, run_db
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 
 def make_app(tmp_path, **sections):

@@ -15,7 +15,7 @@ import requests
 from bench import load
 from tests.live import mariadb_entry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 SECONDS = int(os.environ.get("LOAD_TEST_SECONDS", "60"))
 CONNECTIONS_PER_ENDPOINT = 64

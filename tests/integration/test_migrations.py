@@ -110,6 +110,7 @@ def test_the_committed_migrations_match_the_models(shipped_project, tmp_path):
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.fixture_project
 def test_two_upgrades_at_once_apply_once_and_both_succeed(mariadb, mariadb_databases, tmp_path):
     config = project_config(tmp_path, "mariadb", mariadb, mariadb_databases("race"))
     environ = {**os.environ, "APP_CONFIG": str(config), "APP_ROOT": str(FIXTURE_PROJECT)}

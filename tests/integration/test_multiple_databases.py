@@ -19,7 +19,7 @@ from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
 from tests.integration.projects import ApiClient, run_db
 from tests.live import mariadb_entry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 REPORTS_MODELS = """
     from sqlalchemy import String

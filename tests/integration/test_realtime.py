@@ -21,7 +21,7 @@ from app.config import load_settings
 from app.realtime import emitter
 from tests.conftest import REPO_ROOT, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 
 def member(url: str, name: str) -> Client:

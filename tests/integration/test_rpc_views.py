@@ -15,7 +15,7 @@ from app.realtime import socketio_of
 from app.rpc import public, router
 from tests.integration.projects import ApiClient, project_config, run_db
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 
 @dataclasses.dataclass

@@ -12,7 +12,7 @@ import requests
 
 from tests.live import mariadb_entry
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
 
 
 def test_sigterm_during_inserts_loses_no_acknowledged_write(live_server, mariadb, mariadb_databases):
