@@ -235,7 +235,9 @@ def test_shipped_config_runs_with_no_environment():
     assert settings.server.SESSION == "filesystem"
     assert settings.databases["main"].driver == "sqlite"
     assert not settings.redis.enabled and not settings.memcached.enabled
-    assert settings.server.BIND.PORT == 4200 and settings.server.BIND.ADDRESS == "0.0.0.0"
+    # Loopback unless BIND_ADDRESS says otherwise (the image sets 0.0.0.0).
+    assert settings.server.BIND.PORT == 4200 and settings.server.BIND.ADDRESS == "127.0.0.1"
+    assert load_settings(environ={"BIND_ADDRESS": "0.0.0.0"}).server.BIND.ADDRESS == "0.0.0.0"
 
 
 def test_relative_paths_resolve_against_the_project_root(tmp_path):
