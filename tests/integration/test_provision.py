@@ -5,6 +5,7 @@ it stops with one line that names it."""
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,8 +28,8 @@ PROVISION = REPO_ROOT / "scripts" / "provision"
 TOOLS = ("bash", "id", "sort", "grep", "head", "mktemp", "sleep", "rm", "mkdir", "setsid", "env")
 
 
-def run(env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([str(PROVISION)], env=env, capture_output=True, text=True, timeout=300, **kwargs)
+def run(env: dict[str, str], script: Path = PROVISION, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def stripped_path(tmp_path: Path) -> Path:
@@ -59,7 +60,10 @@ def open_dir():
 
 def test_missing_binaries_without_root_stop_with_one_line_naming_them(open_dir):
     env = {"PATH": str(stripped_path(open_dir)), "HOME": str(open_dir), "PROVISION_DIR": str(open_dir / "state")}
-    result = run(env, **not_root())
+    # A copy nobody can run: the checkout may sit under a folder only its owner enters
+    # (pytest's tmp_path, when the suite runs in a scratch copy of the project).
+    script = Path(shutil.copy(PROVISION, open_dir / "provision"))
+    result = run(env, script, **not_root())
     assert result.returncode == 1, result
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -114,14 +118,24 @@ def test_services_that_do_not_answer_start_as_private_instances(private_services
     assert again.returncode == 0 and "starting" not in again.stderr, again.stderr
 
 
+def held_port_with_a_free_one_10000_above() -> tuple[socket.socket, int]:
+    """A listening socket on a port below the kernel's ephemeral range, whose +10000 is free."""
+    for port in random.sample(range(15000, 22000), 200):
+        holder = socket.socket()
+        try:
+            holder.bind(("127.0.0.1", port))
+            with socket.socket() as above:
+                above.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            holder.close()
+            continue
+        holder.listen()
+        return holder, port
+    raise AssertionError("no free pair of ports between 15000 and 32000")
+
+
 def test_a_port_held_by_something_else_moves_the_service_and_says_so(private_services):
-    holder = socket.socket()
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    taken = holder.getsockname()[1]
-    if taken + 10000 > 65535:
-        holder.close()
-        pytest.fail("the free port picked is too high to add 10000 to; run again")
+    holder, taken = held_port_with_a_free_one_10000_above()
     env = {**os.environ, "TEST_REDIS_PORT": str(taken), "PROVISION_DIR": str(private_services)}
     with holder:
         result = run(env)
@@ -135,7 +149,15 @@ def test_make_test_stops_before_any_test_when_provision_fails(open_dir):
     bin_dir = stripped_path(open_dir)
     (bin_dir / "make").symlink_to(shutil.which("make"))
     env = {"PATH": str(bin_dir), "HOME": str(open_dir), "PROVISION_DIR": str(open_dir / "state")}
-    result = subprocess.run(["make", "test"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300,
+    # The Makefile and the script in a folder anybody may enter (the checkout may be
+    # under one only its owner enters), with a virtualenv stamp newer than the locks.
+    project = open_dir / "project"
+    (project / "scripts").mkdir(parents=True)
+    for name in ("Makefile", "pyproject.toml", "requirements-dev.lock", "scripts/provision"):
+        shutil.copy(REPO_ROOT / name, project / name)
+    (project / ".venv").mkdir()
+    (project / ".venv" / ".installed").touch()
+    result = subprocess.run(["make", "test"], cwd=project, env=env, capture_output=True, text=True, timeout=300,
                             **not_root())
     assert result.returncode != 0
     assert "provision: error: the tests need" in result.stderr
