@@ -6,6 +6,7 @@ by each worker after the gevent worker has patched the standard library.
 """
 
 from app.config import load_settings
+from app.workers import worker_processes
 
 _settings = load_settings()
 _server = _settings.server
@@ -20,7 +21,7 @@ if worker_class == "gevent":
     worker_class = "app.gunicorn_worker.ClientBoundGeventWorker"
     # Behind proxies every connection comes from a proxy, which keeps the bound per client.
     ClientBoundGeventWorker.per_client = 0 if _server.TRUSTED_PROXIES else _server.CLIENT_CONNECTIONS
-workers = _server.PROCESSES
+workers, _workers_reason = worker_processes(_settings)
 threads = _server.THREADS_PER_CORE
 worker_connections = _server.WORKER_CONNECTIONS
 timeout = _server.TIMEOUT
@@ -41,6 +42,11 @@ proc_name = _server.APP_NAME
 # gunicorn 27's control socket lives in $HOME: several instances on one host (tests,
 # the scale profile) would share it, and a container's home may be read-only.
 control_socket_disable = True
+
+
+def when_ready(server) -> None:
+    # One line saying how many workers and why (app/workers.py).
+    server.log.info("%s", _workers_reason)
 
 
 def pre_request(worker, _request) -> None:

@@ -113,7 +113,7 @@ def configure_logging(settings: Settings) -> None:
     if log.DIR:
         directory = settings.path(log.DIR)
         directory.mkdir(parents=True, exist_ok=True)
-        if settings.server.PROCESSES > 1:
+        if settings.server.PROCESSES != 1:
             # Several workers rotating one file overwrite each other's backups: they
             # append, and logrotate (or the platform) rotates; reopened when moved.
             handler: logging.Handler = logging.handlers.WatchedFileHandler(directory / "app.log", encoding="utf-8")

@@ -116,8 +116,9 @@ def live_server(tmp_path):
             main["models"] = []  # an app without tables: nothing refers to them
         base = {
             # Open websockets hold a graceful stop until this timeout; tests need not wait 30 s.
+            # One worker unless a test asks for more (tests/integration/test_workers.py).
             "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3,
-                           "GRACEFUL_TIMEOUT": 3},
+                           "GRACEFUL_TIMEOUT": 3, "PROCESSES": 1},
             "DATABASE": {"main": main},
             # Tests sign many users up from 127.0.0.1; the limit itself is tested on its own.
             "FLASK": {"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute"}},

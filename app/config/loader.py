@@ -201,7 +201,7 @@ def _drop_empty(value: dict[str, Any]) -> dict[str, Any]:
 
 _FREE_FORM_KEYS = {"params", "engine"}
 _UPPER_KEYS = {"ENV", "LEVEL"}
-_LOWER_KEYS = {"SESSION", "CACHE", "WORKERS", "FORMAT"}
+_LOWER_KEYS = {"SESSION", "CACHE", "WORKERS", "FORMAT", "PROCESSES"}
 
 
 def _normalise_case(key: str, value: Any) -> Any:
@@ -257,6 +257,14 @@ def _validate(sections: dict[str, Any], source: Path, root: Path, problems: Prob
             if backend in ("redis", "memcached") and not services[backend].enabled:
                 problems.add(f"SERVER_ENV.{key}", f"is {backend!r} but SERVICES.{backend} has no "
                                                   f"{'HOST or URL' if backend == 'redis' else 'HOST'}")
+    if server is not None and services is not None and server.PROCESSES != "auto" and server.PROCESSES > 1:
+        if server.SOCKETIO_POLLING:
+            problems.add("SERVER_ENV.PROCESSES", f"is {server.PROCESSES}, but SOCKETIO_POLLING needs every "
+                                                 "request of a client in one process: use 1 (or auto)")
+        elif not services["redis"].enabled:
+            problems.add("SERVER_ENV.PROCESSES", f"is {server.PROCESSES}, but Socket.IO events cross processes "
+                                                 "only through a message queue: set SERVICES.redis, or use 1 "
+                                                 "(or auto)")
     if problems.items or server is None or flask_section is None or services is None:
         return None
     return Settings(

@@ -47,9 +47,13 @@ class ServerEnv(_Section):
     DEBUG: bool = False
     BIND: Bind = msgspec.field(default_factory=Bind)
     WORKERS: WorkerClass = "gevent"
-    # gunicorn processes per instance. Socket.IO long-polling needs every request of
-    # a client to reach the same process, so more than one needs sticky routing.
-    PROCESSES: Positive = 1
+    # gunicorn worker processes per instance: "auto" is one per CPU available when
+    # Socket.IO can span processes, else 1 (app/workers.py says why).
+    PROCESSES: Positive | Literal["auto"] = "auto"
+    # Socket.IO over long-polling as well as websockets, for networks that block
+    # websockets. Costs: one worker per instance, and a proxy that keeps each
+    # client on one instance.
+    SOCKETIO_POLLING: bool = False
     THREADS_PER_CORE: Positive = 1
     # Connections one gevent worker serves at once, and how many of them one client
     # address may hold (0: no bound; off behind TRUSTED_PROXIES, where the proxy bounds it).

@@ -78,10 +78,15 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     queue = redis_url(settings)
     app.config.setdefault("SOCKETIO_MAX_MESSAGE_SIZE", DEFAULT_MAX_MESSAGE)
     app.config.setdefault("SOCKETIO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
+    # Websockets only, unless long-polling is asked for: each websocket lives on
+    # one process, so any number of workers and replicas serve it unsticky.
+    transports = ["polling", "websocket"] if settings.server.SOCKETIO_POLLING else ["websocket"]
+    app.config["SOCKETIO_TRANSPORTS"] = transports
     socketio = GuardedSocketIO()
     socketio.init_app(
         app,
         async_mode="gevent" if gevent_patched() else "threading",
+        transports=transports,
         # Use the Flask-Session session itself, not a copy taken at connect time.
         manage_session=False,
         client_manager=RedisManager(queue, channel=channel(settings)) if queue else LocalManager(),

@@ -8,6 +8,8 @@
   var events = document.getElementById("live-events");
   var status = document.getElementById("live-status");
   var meta = document.querySelector('meta[name="csrf-token"]');
+  // The transports the server allows (websocket only, unless SOCKETIO_POLLING).
+  var transports = (document.currentScript.dataset.transports || "websocket").split(" ");
   if (!events || !status || !meta || typeof io === "undefined") {
     return;
   }
@@ -23,7 +25,7 @@
     events.insertBefore(item, events.firstChild);
   }
 
-  var socket = io({ auth: { csrf_token: meta.content } });
+  var socket = io({ transports: transports, auth: { csrf_token: meta.content } });
   socket.on("connect", function () {
     status.textContent = "Connected: what happens for you appears here.";
   });

@@ -89,9 +89,9 @@ def test_cors_is_closed(app):
                                                     "Access-Control-Request-Method": "POST"})
     assert "Access-Control-Allow-Origin" not in preflight.headers
     assert "Access-Control-Allow-Origin" not in client.get("/ws/info", headers={"Origin": "https://evil.example"}).headers
-    handshake = client.get("/socket.io/", query_string={"EIO": "4", "transport": "polling"},
+    handshake = client.get("/socket.io/", query_string={"EIO": "4", "transport": "websocket"},
                            headers={"Origin": "https://evil.example"})
-    assert handshake.status_code == 400
+    assert handshake.status_code == 400 and "Not an accepted origin" in handshake.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("path", ["/static/../config/config.yml", "/static/%2e%2e/config/config.yml",

@@ -5,8 +5,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from contextlib import closing
 
 import pytest
+import websocket
 
 from tests.conftest import REPO_ROOT
 
@@ -38,8 +40,19 @@ def test_serves_pages_health_and_errors(live_server):
     assert '[e2e-trace-7] app.access: 127.0.0.1 "GET /healthz" 200' in log
 
 
-def test_socketio_handshake_is_served_by_the_gevent_worker(live_server):
+def test_socketio_is_served_over_websockets_and_refuses_polling_by_default(live_server):
     server = live_server()
+    socket = websocket.create_connection(f"ws://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=websocket",
+                                         timeout=10)
+    with closing(socket):
+        opened = socket.recv()
+    assert opened.startswith("0{") and '"upgrades":[]' in opened
+    polling = server.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
+    assert polling.status_code == 400 and "Invalid transport" in polling.text
+
+
+def test_socketio_polling_is_served_when_allowed_and_offers_the_upgrade(live_server):
+    server = live_server(SERVER_ENV={"SOCKETIO_POLLING": True})
     response = server.get("/socket.io/", params={"EIO": "4", "transport": "polling"})
     assert response.status_code == 200
     assert '"upgrades":["websocket"]' in response.text

@@ -101,7 +101,7 @@ def stop_and_time(server) -> tuple[int, float]:
 
 
 def test_oversized_message_during_the_upgrade_never_hangs(live_server, socketio_js):
-    server = live_server(migrate=True, SERVER_ENV={"GRACEFUL_TIMEOUT": 30})
+    server = live_server(migrate=True, SERVER_ENV={"GRACEFUL_TIMEOUT": 30, "SOCKETIO_POLLING": True})
     browser, cookie, token = browser_login(server.url, "ada")
     browser.close()  # the page's socket below carries the same cookie
     bystander = signed_up(server.url, "sam")
@@ -132,7 +132,7 @@ def test_oversized_message_during_the_upgrade_never_hangs(live_server, socketio_
 
 @pytest.mark.parametrize("when", ["upgrading", "upgraded", "polling"])
 def test_oversized_message_anywhere_else_closes_that_connection(live_server, socketio_js, when):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, SERVER_ENV={"SOCKETIO_POLLING": True})
     browser, cookie, token = browser_login(server.url, "ada")
     browser.close()
     bystander = signed_up(server.url, "sam")
@@ -178,7 +178,7 @@ def oversized_in_the_handshake(url: str, cookie: str, token: str, instead_of: st
 
 @pytest.mark.parametrize("instead_of", ["probe", "upgrade"])
 def test_oversized_packet_in_the_upgrade_handshake_closes_both_sides(live_server, instead_of):
-    server = live_server(migrate=True)
+    server = live_server(migrate=True, SERVER_ENV={"SOCKETIO_POLLING": True})
     browser, cookie, token = browser_login(server.url, "ada")
     browser.close()
     opcode, data, polled = oversized_in_the_handshake(server.url, cookie, token, instead_of)
@@ -190,7 +190,8 @@ def test_oversized_packet_in_the_upgrade_handshake_closes_both_sides(live_server
 
 
 def test_a_polling_client_that_left_does_not_stop_the_connect_deadline(live_server):
-    server = live_server(migrate=True, FLASK={"CONFIG": {"SOCKETIO_CONNECT_TIMEOUT": 2}})
+    server = live_server(migrate=True, SERVER_ENV={"SOCKETIO_POLLING": True},
+                         FLASK={"CONFIG": {"SOCKETIO_CONNECT_TIMEOUT": 2}})
     # A polling handshake, then nothing: closing it finds nobody to take the CLOSE packet.
     assert requests.get(server.url + "/socket.io/?EIO=4&transport=polling", timeout=5).status_code == 200
     time.sleep(3.5)  # its deadline has passed and the sweeper has closed it
@@ -243,7 +244,7 @@ def trickled_post(port: int, path: str, body: bytes, headers: dict[str, str], be
 
 
 def test_sigterm_with_open_socketio_connections_stops_at_once(live_server, socketio_js):
-    server = live_server(migrate=True, SERVER_ENV={"GRACEFUL_TIMEOUT": 30})
+    server = live_server(migrate=True, SERVER_ENV={"GRACEFUL_TIMEOUT": 30, "SOCKETIO_POLLING": True})
     ada = signed_up(server.url, f"ada{uuid.uuid4().hex[:6]}")
     websockets = [ada] + [ada.clone() for _ in range(19)]
     assert all(client.connected for client in websockets)

@@ -1,0 +1,77 @@
+"""How many gunicorn workers an instance runs (app/workers.py): one per CPU the
+process may use when Socket.IO can span processes, else one, with the reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from app import workers
+from app.config import load_settings
+from app.workers import available_cpus, worker_processes
+
+AFFINITY = len(os.sched_getaffinity(0))
+
+
+def cgroup(tmp_path: Path, v2: str | None = None, v1: tuple[int, int] | None = None) -> Path:
+    """A cgroup folder as the kernel shows it: v2's cpu.max, or v1's cfs files."""
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    if v2 is not None:
+        (root / "cpu.max").write_text(v2 + "\n")
+    if v1 is not None:
+        (root / "cpu").mkdir()
+        (root / "cpu" / "cpu.cfs_quota_us").write_text(f"{v1[0]}\n")
+        (root / "cpu" / "cpu.cfs_period_us").write_text(f"{v1[1]}\n")
+    return root
+
+
+@pytest.mark.parametrize(("v2", "v1", "expected"), [
+    (None, None, AFFINITY),                     # no cgroup files: the affinity
+    ("max 100000", None, AFFINITY),             # v2, unlimited
+    ("100000 100000", None, 1),                 # v2, one CPU
+    ("150000 100000", None, min(2, AFFINITY)),  # 1.5 CPUs round up, never above the affinity
+    ("5000 100000", None, 1),                   # a twentieth of a CPU is still one worker
+    (None, (-1, 100000), AFFINITY),             # v1, unlimited
+    (None, (100000, 100000), 1),                # v1, one CPU
+    ("garbage", (100000, 100000), 1),           # an unreadable v2 file falls back to v1
+])
+def test_cpus_count_the_affinity_and_the_cgroup_quota(tmp_path, v2, v1, expected):
+    assert available_cpus(cgroup(tmp_path, v2, v1)) == expected
+
+
+def test_a_quota_above_the_affinity_does_not_add_cpus(tmp_path):
+    assert available_cpus(cgroup(tmp_path, f"{(AFFINITY + 8) * 100000} 100000")) == AFFINITY
+
+
+def settings(tmp_path: Path, server: str = "{}", redis: bool = True):
+    path = tmp_path / "config.yml"
+    path.write_text(f"SERVER_ENV: {server}\nSERVICES: {{redis: {{HOST: {'r' if redis else repr('')}}}}}\n")
+    return load_settings(path, environ={})
+
+
+def test_auto_is_one_per_cpu_with_websockets_and_a_message_queue(tmp_path, monkeypatch):
+    monkeypatch.setattr(workers, "CGROUP", cgroup(tmp_path, "300000 100000"))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(8)))
+    count, reason = worker_processes(settings(tmp_path))
+    assert count == 3
+    assert reason == "3 workers, one per CPU available (WEB_CONCURRENCY overrides)"
+
+
+def test_auto_is_one_without_a_message_queue_and_says_why(tmp_path):
+    count, reason = worker_processes(settings(tmp_path, redis=False))
+    assert count == 1
+    assert reason.startswith("1 worker: Socket.IO has no message queue (SERVICES.redis)")
+
+
+def test_auto_is_one_with_long_polling_and_says_why(tmp_path):
+    count, reason = worker_processes(settings(tmp_path, "{SOCKETIO_POLLING: true}"))
+    assert count == 1
+    assert "long-polling is allowed (SERVER_ENV.SOCKETIO_POLLING)" in reason
+
+
+def test_a_number_overrides_auto(tmp_path):
+    assert worker_processes(settings(tmp_path, "{PROCESSES: 5}")) == (
+        5, "SERVER_ENV.PROCESSES (WEB_CONCURRENCY) is 5")
