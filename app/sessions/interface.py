@@ -23,6 +23,7 @@ from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from app.metrics import SESSION_STORE_FAILURES
 from app.sessions.outage import STORE_ERRORS, SessionStoreUnavailable, UnavailableSession, mark_unavailable
 from app.throttled_log import ThrottledLog
 
@@ -41,7 +42,7 @@ def is_users(session: Any) -> bool:
 class ResilientSessionInterface(SessionInterface):
     def __init__(self, inner: SessionInterface, store_name: str):
         self.inner = inner
-        self.health = ThrottledLog(f"session store ({store_name})", logger=log)
+        self.health = ThrottledLog(f"session store ({store_name})", logger=log, counter=SESSION_STORE_FAILURES)
 
     def __getattr__(self, name: str) -> Any:
         # The serializer and the rest come from Flask-Session's interface.
