@@ -5,6 +5,7 @@
 #   3. migrate  `flask db upgrade` under its lock (read-only databases are skipped)
 #   4. exec     gunicorn replaces this shell, so SIGTERM reaches it (graceful stop)
 # Each step also runs alone: `docker compose run --rm app render|wait|migrate`.
+# `worker` runs 1-2, then `flask jobs worker` (the compose `worker` service).
 # `dev` runs 1-3, then the development server with code reloading instead of
 # gunicorn (docker-compose.dev.yml; never in production: it refuses APP_ENV=PROD).
 # Anything else is run as given: `docker compose run --rm app flask db current`.
@@ -53,6 +54,13 @@ case "${1:-serve}" in
         log "starting the development server (debugger on; reloads as files change)"
         # --poll: bind mounts from macOS and Windows hosts send no file events.
         APP_CONFIG="$RENDERED" exec python -m app dev --no-migrate --poll
+        ;;
+    worker)
+        # The app service migrates; a worker only waits for the services, then consumes.
+        render
+        wait_for_services
+        log "starting the jobs worker"
+        APP_CONFIG="$RENDERED" exec flask jobs worker
         ;;
     render) render ;;
     wait) render; wait_for_services ;;

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, url_for
+from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from sqlalchemy.orm import selectinload
 
 from app.auth import current_user, login_required
 from app.db import db
+from app.request_limits import body_limit
 from app.ui import dashboard_panel
 from Controllers.accounts.pages import render_dashboard
 from Controllers.school import service
+from Controllers.school.jobs import import_students
 from Models.Forms.school import CourseForm, EnrollForm, StudentForm, TeacherForm
 from Models.Persistent.accounts import User
 from Models.Persistent.school import Course, Enrollment, Student, Teacher
@@ -95,3 +97,51 @@ def enroll():
     enrollment = service.enroll(current_user, form.course_id.data)
     flash(f"You are enrolled in {enrollment.course.course_name}.", "success")
     return redirect(url_for("accounts.dashboard"))
+
+
+# The CSV upload: checked here, at once (size, type, encoding), with a 4xx that says
+# why; read row by row by the import_students job, which pushes its progress.
+IMPORT_MAX_BYTES = 1024 * 1024
+CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}  # the last: Windows
+
+
+@pages.post("/courses/import")
+@login_required
+@body_limit(IMPORT_MAX_BYTES + 16 * 1024)  # the file and the form around it
+def import_csv():
+    teacher_id = service.require_teacher(current_user)
+    course_id = request.form.get("course_id", type=int)
+    if course_id is None or not 1 <= course_id < 2**63:
+        return _refuse(400, "Choose the course to import into (course_id).")
+    if db.session.scalar(db.select(Course.id).where(Course.id == course_id, Course.teacher_id == teacher_id)) is None:
+        return _refuse(404, f"You have no course {course_id}.")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _refuse(400, "Choose a CSV file to import.")
+    if upload.mimetype not in CSV_TYPES or not upload.filename.lower().endswith(".csv"):
+        return _refuse(415, f"The file must be a .csv (text/csv), not {upload.mimetype or 'an unknown type'}.")
+    data = upload.read(IMPORT_MAX_BYTES + 1)
+    if len(data) > IMPORT_MAX_BYTES:
+        return _refuse(413, f"The file is over {IMPORT_MAX_BYTES // 1024} KiB.")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return _refuse(400, f"The file is not UTF-8 text (byte {exc.start} is not); save it as CSV UTF-8.")
+    if "\x00" in text:
+        return _refuse(400, "The file is not text (it holds NUL bytes).")
+    job_id = import_students(teacher_id, course_id, text)
+    if _wants_json():
+        return jsonify(id=job_id, course_id=course_id), 202
+    flash("Import started: its progress appears on the dashboard.", "success")
+    return redirect(url_for("accounts.dashboard"))
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def _refuse(status: int, reason: str):
+    if _wants_json():
+        return jsonify(error=reason), status
+    flash(reason, "error")
+    return render_dashboard(status)

@@ -12,6 +12,7 @@ from app.cli.config import config_group
 from app.cli.db import db_group
 from app.cli.dev import dev_command
 from app.cli.feature import feature_group
+from app.cli.jobs import jobs_group
 from app.cli.realtime import realtime_group
 from app.cli.serve import serve_command
 from app.cli.wait import wait_command
@@ -29,6 +30,7 @@ cli.add_command(serve_command)
 cli.add_command(dev_command)
 cli.add_command(db_group)
 cli.add_command(feature_group)
+cli.add_command(jobs_group)
 cli.add_command(realtime_group)
 cli.add_command(wait_command)
 

@@ -257,6 +257,12 @@ def _validate(sections: dict[str, Any], source: Path, root: Path, problems: Prob
             if backend in ("redis", "memcached") and not services[backend].enabled:
                 problems.add(f"SERVER_ENV.{key}", f"is {backend!r} but SERVICES.{backend} has no "
                                                   f"{'HOST or URL' if backend == 'redis' else 'HOST'}")
+    if server is not None and services is not None and server.JOBS.STORAGE == "redis" \
+            and not services["redis"].enabled:
+        problems.add("SERVER_ENV.JOBS.STORAGE", "is 'redis' but SERVICES.redis has no HOST or URL")
+    if server is not None and server.METRICS_PORT is not None and server.METRICS_PORT == server.BIND.PORT:
+        problems.add("SERVER_ENV.METRICS_PORT", f"is {server.METRICS_PORT}, the app's own port (BIND.PORT): "
+                                               "metrics need a port of their own, which is never made public")
     if server is not None and services is not None and server.PROCESSES != "auto" and server.PROCESSES > 1:
         if server.SOCKETIO_POLLING:
             problems.add("SERVER_ENV.PROCESSES", f"is {server.PROCESSES}, but SOCKETIO_POLLING needs every "

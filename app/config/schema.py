@@ -40,12 +40,35 @@ class Log(_Section):
     FORMAT: LogFormat = "text"
 
 
+class Jobs(_Section):
+    """Background jobs (app/jobs): where they wait and what runs them."""
+
+    # sqlite: a file under INSTANCE_PATH (no service needed); redis: SERVICES.redis,
+    # shared by every instance; auto: redis when SERVICES.redis is set, else sqlite.
+    STORAGE: Literal["auto", "sqlite", "redis"] = "auto"
+    # Who runs the jobs. app: a consumer inside one gunicorn worker of
+    # `python -m app serve` (needs nothing else running); worker: `flask jobs worker`
+    # processes only (the compose `worker` service); auto: app on sqlite storage,
+    # worker on redis.
+    CONSUMER: Literal["auto", "app", "worker"] = "auto"
+    # The SQLite storage's file, relative to INSTANCE_PATH.
+    FILE: str = "jobs.sqlite3"
+    # Tasks one consumer runs at once (threads in a worker, greenlets in the app).
+    CONCURRENCY: Positive = 1
+    # Seconds a consumer may go without a heartbeat before the jobs it was running
+    # count as abandoned (killed, lost its host) and go back to the queue.
+    LEASE: Positive = 30
+
+
 class ServerEnv(_Section):
     APP_NAME: str = "Flask"
     APP_KEY: str | None = None
     ENV: Environment = "DEV"
     DEBUG: bool = False
     BIND: Bind = msgspec.field(default_factory=Bind)
+    # /metrics (Prometheus) is served by the gunicorn master on this port of BIND.ADDRESS,
+    # never on the app's port; None: no metrics are recorded or served.
+    METRICS_PORT: Port | None = None
     WORKERS: WorkerClass = "gevent"
     # gunicorn worker processes per instance: "auto" is one per CPU available when
     # Socket.IO can span processes, else 1 (app/workers.py says why).
@@ -70,6 +93,7 @@ class ServerEnv(_Section):
     SESSION: SessionBackend = "filesystem"
     CACHE: CacheBackend = "filesystem"
     LOG: Log = msgspec.field(default_factory=Log)
+    JOBS: Jobs = msgspec.field(default_factory=Jobs)
 
 
 class Database(_Section):

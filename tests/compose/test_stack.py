@@ -69,6 +69,52 @@ def test_socketio_push_from_a_command_in_the_container(stack):
     stu.close()
 
 
+def test_a_job_enqueued_by_the_app_runs_on_the_worker_and_is_pushed_to_its_user(stack):
+    """The school demo's CSV import through the stack: the web app enqueues it in Redis, only the
+    `worker` service consumes (with it stopped the job waits), and the progress and result reach
+    the enqueuing user's socket across Redis's message queue."""
+    for name in ("pupil1", "pupil2"):
+        account(APP_URL, name).close()
+    teacher, bystander = account(APP_URL, "tina"), account(APP_URL, "brad")
+    seen, others = [], []
+    for event in ("job.progress", "job.done", "job.failed"):
+        teacher.on(event, lambda data, event=event: seen.append((event, data)))
+        bystander.on(event, lambda data, event=event: others.append((event, data)))
+    teacher.post("/ws/teachers", {"name": "Tina", "department": "CS"})
+    course_id = teacher.post("/ws/courses", {"course_name": "Algorithms", "course_code": "ALGO1"})["id"]
+
+    # No consumer: the app itself must not run it (JOBS.CONSUMER auto: `worker` on Redis).
+    stack.compose("stop", "worker", timeout=120)
+    token = teacher.get("/ws/csrf")["csrf_token"]
+    upload = teacher.http.post(APP_URL + "/dashboard/courses/import", timeout=10,
+                               headers={"Accept": "application/json", "X-CSRFToken": token},
+                               data={"course_id": str(course_id)},
+                               files={"file": ("students.csv", b"username,name,birth_date\n"
+                                               b"pupil1,Pupil One,2010-01-02\npupil2,Pupil Two,2010-03-04\n",
+                                               "text/csv")})
+    assert upload.status_code == 202, upload.text
+    job_id = upload.json()["id"]
+    assert not wait_until(lambda: seen, timeout=5), seen
+    queued = stack.exec("app", "flask", "jobs", "list")
+    assert any(line.split()[:2] == [job_id, "queued"] for line in queued.splitlines()), queued
+
+    stack.compose("start", "worker", timeout=120)
+    assert wait_until(lambda: any(event != "job.progress" for event, _ in seen), timeout=60), seen
+    done = [data for event, data in seen if event == "job.done"]
+    assert len(done) == 1, seen
+    assert done[0]["id"] == job_id and done[0]["task"] == "import_students"
+    assert done[0]["result"]["message"] == "Import into Algorithms: 2 enrolled, 0 already were."
+    assert [data["id"] for event, data in seen if event == "job.progress"] == [job_id, job_id]
+    assert others == []  # only the enqueuing user's sockets
+    assert stack.mysql(f"SELECT COUNT(*) FROM enrollments WHERE course_id = {course_id}").strip() == "2"
+    # The worker's healthcheck (its heartbeat), and the job gone from the queue.
+    assert wait_until(lambda: stack.compose("exec", "-T", "worker", "flask", "jobs", "alive",
+                                            check=False).returncode == 0, timeout=30)
+    assert job_id not in stack.exec("app", "flask", "jobs", "list")
+    teacher.close()
+    bystander.close()
+
+
 def test_entrypoint_steps_run_alone_and_refuse_a_weak_key(stack):
     migrate = stack.compose("run", "--rm", "app", "migrate")
     assert "applying database migrations" in migrate.stderr
