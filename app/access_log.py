@@ -82,6 +82,7 @@ atexit.register(_queue.flush)
 
 
 def _write(batch: list[_Line]) -> None:
+    records = []
     for created, remote, method, path, query, status, size, duration_ms, request_id in batch:
         # makeRecord, not info(): info() walks the stack for the caller's file and line.
         record = access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, '%s "%s %s" %s %sms',
@@ -96,7 +97,50 @@ def _write(batch: list[_Line]) -> None:
         record.duration_ms = duration_ms
         record.remote_addr = remote
         record.bytes = size
-        access_log.handle(record)
+        if not access_log.disabled and access_log.filter(record):
+            records.append(record)
+    if records:
+        for handler in _handlers_reached():
+            _emit_all(handler, records)
+
+
+def _handlers_reached() -> list[logging.Handler]:
+    """The handlers a record of the access logger reaches, as Logger.callHandlers finds them."""
+    handlers: list[logging.Handler] = []
+    logger: logging.Logger | None = access_log
+    while logger is not None:
+        handlers.extend(logger.handlers)
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    if not handlers and logging.lastResort is not None:
+        handlers.append(logging.lastResort)  # as logging does when nothing is configured
+    return handlers
+
+
+def _emit_all(handler: logging.Handler, records: list[logging.LogRecord]) -> None:
+    """The records through one handler: a plain stream gets them in one write and one
+    flush, not one of each per line (a system call per access line otherwise)."""
+    if type(handler) is not logging.StreamHandler:
+        for record in records:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+        return
+    lines = []
+    for record in records:
+        if record.levelno >= handler.level and handler.filter(record):
+            try:
+                lines.append(handler.format(record) + handler.terminator)
+            except Exception:  # noqa: BLE001 - as logging does: report, go on with the others
+                handler.handleError(record)
+    if not lines:
+        return
+    with handler.lock:  # type: ignore[union-attr] - created by every Handler
+        try:
+            handler.stream.write("".join(lines))
+            handler.flush()
+        except Exception:  # noqa: BLE001
+            handler.handleError(records[-1])
 
 
 class RequestLog:

@@ -73,8 +73,9 @@ def worker_processes(settings: Settings) -> tuple[int, str]:
     configured = settings.server.PROCESSES
     reason = single_process_reason(settings)
     if configured != "auto":
-        return configured, f"SERVER_ENV.PROCESSES (WEB_CONCURRENCY) is {configured}"
+        return configured, (f"{configured} worker{'s' if configured > 1 else ''}: "
+                            f"SERVER_ENV.PROCESSES (WEB_CONCURRENCY) is {configured}")
     if reason is not None:
         return 1, f"1 worker: {reason}"
     cpus = available_cpus()
-    return cpus, f"{cpus} workers, one per CPU available (WEB_CONCURRENCY overrides)"
+    return cpus, f"{cpus} worker{'s' if cpus > 1 else ''}, one per CPU available (WEB_CONCURRENCY overrides)"

@@ -6,11 +6,11 @@ from pathlib import Path
 
 
 def markdown(rows: list[dict], extras: list[tuple[str, str, str, bool]], header: str) -> str:
-    lines = [header, "", "| scenario | template req/s | baseline req/s | ratio | budget | p99 ms (t/b) | errors | ok |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | :-: |"]
+    lines = [header, "", "| scenario | template req/s | baseline | baseline req/s | ratio | budget | p99 ms (t/b) "
+             "| errors | ok |", "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | :-: |"]
     for row in rows:
         lines.append(
-            f"| {row['name']} | {row['template'].requests_per_second:,.0f} | "
+            f"| {row['name']} | {row['template'].requests_per_second:,.0f} | {row['baseline_name']} | "
             f"{row['baseline'].requests_per_second:,.0f} | {row['ratio']:.2f} | >= {row['budget']:.2f} | "
             f"{row['template'].latency_p99_ms:.1f} / {row['baseline'].latency_p99_ms:.1f} | "
             f"{row['template'].non_2xx + row['template'].socket_errors} | {'yes' if row['ok'] else 'NO'} |")
@@ -25,19 +25,19 @@ def chart(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(8, 4.2))
+    figure, axis = plt.subplots(figsize=(10, 4.6))
     names = [row["name"] for row in rows]
     positions = range(len(rows))
     axis.bar([p - 0.2 for p in positions], [row["baseline"].requests_per_second for row in rows], 0.4,
-             label="bare Flask", color="#9aa5b8")
+             label="baseline (bare Flask / PyMySQL / 1 worker)", color="#9aa5b8")
     axis.bar([p + 0.2 for p in positions], [row["template"].requests_per_second for row in rows], 0.4,
              label="template", color="#2756c5")
     for position, row in zip(positions, rows, strict=True):
         axis.annotate(f"{row['ratio']:.2f}x", (position + 0.2, row["template"].requests_per_second),
                       ha="center", va="bottom", fontsize=9)
-    axis.set_xticks(list(positions), names, fontsize=8)
-    axis.set_ylabel("requests / s (1 gevent worker)")
-    axis.set_title("Template vs bare Flask, same gunicorn config, same run")
+    axis.set_xticks(list(positions), [name.replace(": ", ":\n", 1) for name in names], fontsize=7, rotation=15)
+    axis.set_ylabel("requests / s")
+    axis.set_title("Template vs bare baselines, same gunicorn config, same run")
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)

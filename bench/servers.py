@@ -1,4 +1,4 @@
-"""Starting the servers under test: each a gunicorn with one gevent worker on 127.0.0.1."""
+"""Starting the servers under test: each a gunicorn with gevent workers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -33,9 +33,12 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def worker_pids(self) -> list[int]:
+        return [int(pid) for pid in
+                Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()]
+
     def worker_pid(self) -> int:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return int(children[0])
+        return self.worker_pids()[0]
 
     def worker_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.worker_pid()}/status").read_text().splitlines():
@@ -81,14 +84,30 @@ def start_bare(workdir: Path, env: dict[str, str]) -> Server:
     return server
 
 
-def start_template(workdir: Path, config: Path) -> Server:
+def start_bare_socketio(workdir: Path, redis_url: str, channel: str) -> Server:
     port = free_port()
-    log = workdir / "template.log"
+    log = workdir / "bare-socketio.log"
+    env = {**os.environ, "BENCH_SOCKETIO_REDIS": redis_url, "BENCH_SOCKETIO_CHANNEL": channel}
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *GUNICORN, "--bind", f"127.0.0.1:{port}",
+                                "bench.bare_socketio:app"], cwd=ROOT, env=env,
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server("bare Flask-SocketIO", process, port, log)
+    _wait(server, "/json")
+    return server
+
+
+def migrate(config: Path) -> None:
+    subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=ROOT,
+                   env={**os.environ, "APP_CONFIG": str(config)}, check=True, capture_output=True)
+
+
+def start_template(workdir: Path, config: Path, name: str = "template") -> Server:
+    """`python -m app serve` on `config` (its SERVER_ENV.PROCESSES says how many workers)."""
+    port = free_port()
+    log = workdir / f"{name}.log"
     env = {**os.environ, "APP_CONFIG": str(config)}
-    subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
     process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"], cwd=ROOT,
                                env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-    server = Server("template", process, port, log)
+    server = Server(name, process, port, log)
     _wait(server, "/healthz")
     return server

@@ -1,5 +1,6 @@
-"""`python -m bench.socket_clients URL CHANNEL REDIS_URL`: the Socket.IO measures,
-in a process of their own with gevent's monkey patching, printed as JSON.
+"""`python -m bench.socket_clients URL CHANNEL REDIS_URL [--plain]`: the Socket.IO
+measures, in a process of their own with gevent's monkey patching, printed as
+JSON. --plain: sockets without a login (the bare Flask-SocketIO baseline).
 
 Hundreds of threaded clients in one process measure the GIL more than the
 server: with 500 sockets on threads, fan-out p99 was ~450 ms, most of it
@@ -27,13 +28,19 @@ def main() -> None:
     parser.add_argument("--rpc-clients", type=int, default=50)
     parser.add_argument("--fanout-clients", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--plain", action="store_true", help="no login: the bare Flask-SocketIO baseline")
     args = parser.parse_args()
 
-    clients = sockets.login_clients(args.url, args.rpc_clients, "bench_rpc")
+    def open_clients(count: int, username: str):
+        if args.plain:
+            return sockets.plain_clients(args.url, count)
+        return sockets.login_clients(args.url, count, username)
+
+    clients = open_clients(args.rpc_clients, "bench_rpc")
     rpc_per_second, rpc_failures = sockets.rpc_rate(clients, args.seconds)
     for client in clients:
         client.close()
-    clients = sockets.login_clients(args.url, args.fanout_clients, "bench_fanout")
+    clients = open_clients(args.fanout_clients, "bench_fanout")
     try:
         fan = sockets.fan_out(clients, Emitter(args.redis_url, args.channel))
     finally:

@@ -20,6 +20,16 @@ def login_clients(url: str, count: int, username: str) -> list[Client]:
     return clients
 
 
+def plain_clients(url: str, count: int) -> list[Client]:
+    """`count` sockets with no login, for the bare Flask-SocketIO baseline."""
+    clients = []
+    for _ in range(count):
+        client = Client(url)
+        client._reconnect_socket()  # noqa: SLF001 - the socket alone, as the template's clients have it
+        clients.append(client)
+    return clients
+
+
 def rpc_rate(clients: list[Client], seconds: float) -> tuple[float, int]:
     """Calls per second with every client calling `ping` in a loop; and the failures."""
     counts = [0] * len(clients)

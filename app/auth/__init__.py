@@ -142,9 +142,17 @@ def _check_csrf_on_unsafe_methods_only(app: Flask) -> None:
             csrf.protect(apply_exemptions=True)
 
 
+def _identifier_if_signed_in() -> str | None:
+    """Flask-Login's session-protection identifier (a SHA-512 of address and user
+    agent), made only when there is a session to compare it with: Flask-Login makes
+    it on every request and, for a visitor's empty session, throws it away."""
+    return flask_login_utils._create_identifier() if session else None  # noqa: SLF001
+
+
 def init_auth(app: Flask, settings: Settings) -> None:
     app.extensions[USER_MODEL_KEY] = _find_user_model(app)
     login_manager.init_app(app)
+    login_manager._session_identifier_generator = _identifier_if_signed_in  # noqa: SLF001
     login_manager.login_view = None  # unauthorized() below decides where to go
     # Flask-Login's context processor loads the user for every template, reading the
     # session even on pages that never show the user; the lazy proxy reads it on use.

@@ -25,6 +25,11 @@ def serve_command(config_file: str | None, bind: str | None, gunicorn_args: tupl
         os.environ["APP_CONFIG"] = os.path.abspath(config_file)
     settings = settings_or_exit()
     os.chdir(settings.root)
+    # gunicorn reads WEB_CONCURRENCY itself, as an int, before any config: empty or
+    # "auto" (what compose passes to mean SERVER_ENV.PROCESSES' auto) would stop it.
+    # The config has read it already; gunicorn gets the count from app.gunicorn_conf.
+    if not os.environ.get("WEB_CONCURRENCY", "1").strip().isdigit():
+        del os.environ["WEB_CONCURRENCY"]
     command = [sys.executable, "-m", "gunicorn", "--config", "python:app.gunicorn_conf"]
     if bind:
         command += ["--bind", bind]

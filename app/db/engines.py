@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
@@ -14,6 +15,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DisconnectionError
 
 from app.db.mysql_tls import share_preferred_tls_context
+from app.workers import worker_processes
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -27,10 +29,11 @@ MYSQL_POOL_RECYCLE = 280
 MYSQL_DEFAULTS: dict[str, Any] = {
     "pool_recycle": MYSQL_POOL_RECYCLE,
     # A gevent worker runs hundreds of requests at once and each holds its connection
-    # until it ends: 40 connections per worker absorb bursts (MySQL allows 151 by
-    # default; lower this when running many replicas). No overflow: the pool closes
-    # overflow connections as they come back, so under sustained load every request
-    # past pool_size would open (and TLS-negotiate) a connection of its own.
+    # until it ends: 40 connections per instance absorb bursts, shared out between its
+    # workers (pool_for_workers), so one per CPU never multiplies them past MySQL's
+    # default of 151 (lower it when running many replicas). No overflow: the pool
+    # closes overflow connections as they come back, so under sustained load every
+    # request past pool_size would open (and TLS-negotiate) a connection of its own.
     "pool_size": 40,
     "max_overflow": 0,
     # Bounded: past this a request answers 503 rather than waiting without end.
@@ -99,9 +102,25 @@ def engine_options(entry: Database) -> dict[str, Any]:
     return options
 
 
+# Connections a worker keeps at least, however many workers share an instance's pool.
+MIN_POOL_PER_WORKER = 8
+
+
+def pool_for_workers(pool_size: int, workers: int) -> int:
+    """One worker's share of an instance's pool: each serves 1/workers of its requests."""
+    return max(MIN_POOL_PER_WORKER, math.ceil(pool_size / workers))
+
+
 def create_database_engine(name: str, entry: Database, settings: Settings) -> Engine:
     options = engine_options(entry)
+    if entry.driver.startswith("mysql") and "pool_size" not in entry.engine:
+        options["pool_size"] = pool_for_workers(options["pool_size"], worker_processes(settings)[0])
+    one_rollback = not entry.driver.startswith("sqlite") and "pool_reset_on_return" not in options
+    if one_rollback:
+        options["pool_reset_on_return"] = None  # _one_rollback_per_checkin does the reset
     engine = create_engine(database_url(entry, settings), **options)
+    if one_rollback:
+        _one_rollback_per_checkin(engine)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas(entry.readonly))
         event.listen(engine, "begin", _sqlite_begin)
@@ -138,6 +157,54 @@ def _driver_errors_as_operational(engine: Engine) -> None:
 
 # MySQL's CR_AUTH_PLUGIN_CANNOT_LOAD: the client side of an authentication method failed.
 AUTH_PLUGIN_FAILED = 2059
+
+
+_ENDED = "transaction_ended"
+
+
+def _one_rollback_per_checkin(engine: Engine) -> None:
+    """Roll a connection back once when it returns to the pool, not twice.
+
+    A request's session, closing, rolls its transaction back; then the pool, on
+    check-in, rolled the same connection back again (SQLAlchemy skips that only
+    when Connection.close itself ended the transaction, not on the ORM's path):
+    a second round trip to the database on every request that used it. Here the
+    pool's reset (rollback on return) is done by an event instead: a connection
+    whose last transaction SQLAlchemy ended, successfully, with nothing begun
+    since, goes back as it is; any other (raw DBAPI use, a failed rollback) is
+    rolled back as before, and invalidated if that fails.
+    """
+    dialect = engine.dialect
+    do_rollback, do_commit = dialect.do_rollback, dialect.do_commit
+
+    def ended(finish):
+        def finish_and_mark(dbapi_connection) -> None:
+            finish(dbapi_connection)
+            try:  # a pooled connection; not the bare one of the dialect's first connect
+                info = dbapi_connection.info
+            except (AttributeError, NotImplementedError):
+                return
+            info[_ENDED] = True  # only once it succeeded
+
+        return finish_and_mark
+
+    dialect.do_rollback, dialect.do_commit = ended(do_rollback), ended(do_commit)  # type: ignore[method-assign]
+
+    def began(connection) -> None:
+        connection.info[_ENDED] = False
+
+    def checked_out(_dbapi_connection, record, _proxy) -> None:
+        record.info[_ENDED] = False
+
+    def reset(dbapi_connection, record, state) -> None:
+        if state.terminate_only or not state.asyncio_safe:
+            return
+        if not state.transaction_was_reset and not record.info.get(_ENDED):
+            do_rollback(dbapi_connection)
+
+    event.listen(engine, "begin", began)
+    event.listen(engine, "checkout", checked_out)
+    event.listen(engine, "reset", reset)
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -85,6 +85,10 @@ class Database(SQLAlchemy):
         for module in wanted:
             import_models(module)
         self._check_binds(wanted)
+        # Relationships declared from one side (a backref such as User.teacher) exist
+        # only once the mappers are configured, which SQLAlchemy otherwise leaves to
+        # the first query: a view naming one before any query ran would fail.
+        self.Model.registry.configure()
         self.init_app(app)
         # `flask shell` has `db` and every model (Flask-SQLAlchemy), plus these.
         app.shell_context_processor(lambda: {"session": self.session, "engines": self.engines_by_name(app)})

@@ -69,3 +69,34 @@ def test_connections_share_one_tls_context_instead_of_loading_the_ca_store_each(
     finally:
         first.close()
         second.close()
+
+
+def rollbacks_so_far(app) -> int:
+    """ROLLBACK statements the server has run on the pool's one connection (this query's own session aside)."""
+    with app.app_context():
+        return int(db.session.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'")).one()[1])
+
+
+def test_a_request_rolls_its_connection_back_once_not_twice(tmp_path, mariadb, mariadb_databases):
+    app = create_app(project_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
+                                   DATABASE={"main": {"engine": {"pool_size": 1}}}))
+    before = rollbacks_so_far(app)
+    for _ in range(10):
+        connection_id(app)
+    # One per context (the session's close), plus the one of the counting query itself.
+    assert rollbacks_so_far(app) - before == 11
+
+
+def test_a_connection_returned_mid_transaction_is_still_rolled_back(tmp_path, mariadb, mariadb_databases):
+    app = create_app(project_config(tmp_path, "mariadb", mariadb, mariadb_databases("pool"),
+                                   DATABASE={"main": {"engine": {"pool_size": 1}}}))
+    with app.app_context():
+        engine = db.engine
+    raw = engine.raw_connection()  # the DBAPI connection itself: nothing of SQLAlchemy sees the transaction
+    with raw.cursor() as cursor:
+        cursor.execute("START TRANSACTION")
+        cursor.execute("SELECT @@in_transaction")
+        assert cursor.fetchone()[0] == 1
+    raw.close()  # back to the pool without commit or rollback
+    with app.app_context():
+        assert db.session.execute(text("SELECT @@in_transaction")).scalar_one() == 0

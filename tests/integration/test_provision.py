@@ -150,13 +150,15 @@ def test_make_test_stops_before_any_test_when_provision_fails(open_dir):
     (bin_dir / "make").symlink_to(shutil.which("make"))
     env = {"PATH": str(bin_dir), "HOME": str(open_dir), "PROVISION_DIR": str(open_dir / "state")}
     # The Makefile and the script in a folder anybody may enter (the checkout may be
-    # under one only its owner enters), with a virtualenv stamp newer than the locks.
+    # under one only its owner enters), with virtualenv stamps newer than the locks.
     project = open_dir / "project"
     (project / "scripts").mkdir(parents=True)
-    for name in ("Makefile", "pyproject.toml", "requirements-dev.lock", "scripts/provision"):
+    for name in ("Makefile", "pyproject.toml", "requirements-dev.lock", "requirements-checkov.lock",
+                 "scripts/provision"):
         shutil.copy(REPO_ROOT / name, project / name)
-    (project / ".venv").mkdir()
-    (project / ".venv" / ".installed").touch()
+    for venv in (".venv", ".venv-checkov"):
+        (project / venv).mkdir()
+        (project / venv / ".installed").touch()
     result = subprocess.run(["make", "test"], cwd=project, env=env, capture_output=True, text=True, timeout=300,
                             **not_root())
     assert result.returncode != 0

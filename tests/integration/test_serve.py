@@ -73,3 +73,33 @@ def test_a_broken_config_stops_serve_with_one_line_per_problem(tmp_path):
     assert result.returncode == 2
     assert f"error: {config}: SERVER_ENV.BIND.PORT: environment variable NOPE_PORT is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_without_a_message_queue_it_runs_one_worker_and_says_why(live_server):
+    server = live_server(SERVER_ENV={"PROCESSES": "auto"})
+    assert server.stop() == 0
+    log = server.log()
+    assert "1 worker: Socket.IO has no message queue (SERVICES.redis)" in log
+    assert log.count("Booting worker with pid") == 1
+
+
+def test_with_a_message_queue_it_runs_one_worker_per_cpu(live_server, redis_server):
+    from app.workers import available_cpus
+
+    server = live_server(SERVER_ENV={"PROCESSES": "auto"},
+                         SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}})
+    cpus = available_cpus()
+    assert server.get("/healthz").status_code == 200
+    assert server.stop() == 0
+    log = server.log()
+    assert f"{cpus} worker{'s' if cpus > 1 else ''}, one per CPU available (WEB_CONCURRENCY overrides)" in log
+    assert log.count("Booting worker with pid") == cpus
+
+
+@pytest.mark.parametrize("value", ["", "auto"])
+def test_web_concurrency_empty_or_auto_means_auto_and_gunicorn_starts(live_server, value):
+    # What compose passes by default: gunicorn itself would refuse it (int("")).
+    server = live_server(env={"WEB_CONCURRENCY": value}, SERVER_ENV={"PROCESSES": "${WEB_CONCURRENCY:-auto}"})
+    assert server.get("/healthz").status_code == 200
+    assert server.stop() == 0
+    assert "1 worker: Socket.IO has no message queue (SERVICES.redis)" in server.log()

@@ -74,4 +74,21 @@ def test_auto_is_one_with_long_polling_and_says_why(tmp_path):
 
 def test_a_number_overrides_auto(tmp_path):
     assert worker_processes(settings(tmp_path, "{PROCESSES: 5}")) == (
-        5, "SERVER_ENV.PROCESSES (WEB_CONCURRENCY) is 5")
+        5, "5 workers: SERVER_ENV.PROCESSES (WEB_CONCURRENCY) is 5")
+
+
+@pytest.mark.parametrize(("server", "engine", "expected"), [
+    ("{PROCESSES: 1}", "{}", 40),              # one worker keeps the instance's 40
+    ("{PROCESSES: 4}", "{}", 10),              # four share them: an instance still holds 40
+    ("{PROCESSES: 16}", "{}", 8),              # never below 8 per worker
+    ("{PROCESSES: 4}", "{pool_size: 5}", 5),   # the user's own pool_size is kept as given
+])
+def test_the_mysql_pool_is_shared_out_between_workers(tmp_path, server, engine, expected):
+    from app.db.engines import create_database_engine
+
+    path = tmp_path / "config.yml"
+    path.write_text(f"SERVER_ENV: {server}\nSERVICES: {{redis: {{HOST: r}}}}\n"
+                    f"DATABASE: {{main: {{driver: mysql+pymysql, address: db.invalid, engine: {engine}}}}}\n")
+    settings = load_settings(path, environ={})
+    engine_ = create_database_engine("main", settings.databases["main"], settings)  # connects on first use only
+    assert engine_.pool.size() == expected
