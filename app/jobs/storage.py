@@ -9,6 +9,12 @@ runs again: at least once, which is why tasks are written to be idempotent.
 
 Periodic tasks are deduplicated the same way across consumers: `claim_period`
 lets one consumer, and one only, enqueue a periodic task for a given period.
+
+Delayed jobs (a retry with a delay, `.schedule(...)`) wait in huey's schedule.
+Huey takes the due ones out of it, then enqueues them: two steps, and a consumer
+killed between them would lose those jobs. Here `read_schedule` moves the due
+jobs from the schedule to the queue in one atomic step and hands huey nothing to
+enqueue (a job's priority is not kept on that path; the template uses none).
 """
 
 from __future__ import annotations
@@ -81,6 +87,14 @@ class ClaimingSqliteStorage(SqliteStorage):
         return self.sql("select consumer, data, claimed_at from claim where queue = ? order by id",
                         (self.name,), results=True)
 
+    def read_schedule(self, ts) -> list:
+        with self.db(commit=True) as curs:  # one transaction: out of the schedule and into the queue
+            params = (self.name, ts.timestamp())
+            curs.execute("insert into task (queue, data, priority) select queue, data, 0 from schedule "
+                         "where queue = ? and timestamp <= ? order by timestamp, id", params)
+            curs.execute("delete from schedule where queue = ? and timestamp <= ?", params)
+        return []
+
     def claim_period(self, task: str, bucket: int) -> bool:
         with self.db(commit=True) as curs:
             curs.execute("insert into period (queue, task, bucket) values (?, ?, ?) on conflict (queue, task) "
@@ -94,6 +108,17 @@ _RELEASE_LUA = """
 local moved = 0
 while redis.call('lmove', KEYS[1], KEYS[2], 'RIGHT', 'RIGHT') do moved = moved + 1 end
 return moved
+"""
+
+# Move the due jobs of the schedule onto the queue (as huey's enqueue would push
+# them), atomically; how many.
+_SCHEDULE_TO_QUEUE_LUA = """
+local due = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1])
+for _, data in ipairs(due) do
+    redis.call('lpush', KEYS[2], data)
+    redis.call('zrem', KEYS[1], data)
+end
+return #due
 """
 
 _CLAIM_PERIOD_LUA = """
@@ -113,6 +138,11 @@ class ClaimingRedisStorage(RedisStorage):
         self.period_key = f"huey.periods.{self.name}"
         self._release = self.conn.register_script(_RELEASE_LUA)
         self._claim_period = self.conn.register_script(_CLAIM_PERIOD_LUA)
+        self._schedule_to_queue = self.conn.register_script(_SCHEDULE_TO_QUEUE_LUA)
+
+    def read_schedule(self, ts) -> list:
+        self._schedule_to_queue(keys=[self.schedule_key, self.queue_key], args=[self.convert_ts(ts)])
+        return []
 
     def claims_key(self, consumer_id: str) -> str:
         return f"huey.claims.{self.name}.{consumer_id}"

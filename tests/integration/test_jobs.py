@@ -8,6 +8,7 @@ INSTANCE_PATH/jobs/ that these tests read.
 
 from __future__ import annotations
 
+import datetime
 import os
 import signal
 import subprocess
@@ -155,6 +156,28 @@ def test_a_failing_task_is_retried_then_reported_failed_and_can_be_retried(tmp_p
     unknown = cli(jobs_config, "retry", "no-such-job")
     assert unknown.returncode == 1 and "no failed job no-such-job" in unknown.stderr
     worker.stop()
+
+
+def test_a_delayed_retry_moves_from_the_schedule_to_the_queue_in_one_step(tmp_path, jobs_config, enqueue, workers):
+    from app.jobs import jobs_of
+
+    storage = jobs_of(enqueue.app).storage
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # huey's schedule is naive UTC
+    storage.add_to_schedule(b'{"due": 1}', now - datetime.timedelta(seconds=1))
+    storage.add_to_schedule(b'{"due": 0}', now + datetime.timedelta(hours=1))
+    queued = storage.queue_size()
+    # Nothing is handed back to be enqueued in a second step: it is in the queue already.
+    assert storage.read_schedule(now) == []
+    assert storage.queue_size() == queued + 1 and storage.schedule_size() == 1
+    storage.flush_queue()
+    storage.flush_schedule()
+
+    # And for a real retry with a delay, run by a worker.
+    enqueue("fails_once", "later")
+    worker = workers(jobs_config)
+    assert wait_until(lambda: trace(tmp_path, "later.done").exists(), timeout=20), worker.log()
+    assert len(lines(trace(tmp_path, "later.attempts"))) == 2
+    assert worker.stop() == 0
 
 
 def test_a_worker_killed_mid_task_loses_no_job(tmp_path, jobs_config, enqueue, workers):

@@ -51,6 +51,16 @@ def always_fails(key: str) -> None:
     raise RuntimeError(f"{key} cannot work")
 
 
+@task(retries=1, retry_delay=1)
+def fails_once(key: str) -> str:
+    """Fails its first run; the retry, a second later, passes through the schedule."""
+    append(f"{key}.attempts", str(time.time()))
+    if len(trace(f"{key}.attempts").read_text().splitlines()) == 1:
+        raise RuntimeError(f"{key}: first run fails")
+    trace(f"{key}.done").write_text("done")
+    return "done"
+
+
 @task()
 def report(steps: int) -> dict:
     for step in range(1, steps + 1):
@@ -64,7 +74,8 @@ def tick() -> None:
     append("ticks", str(time.time()))
 
 
-ENQUEUE = {"noop": noop, "slow_once": slow_once, "always_fails": always_fails, "report": report}
+ENQUEUE = {"noop": noop, "slow_once": slow_once, "always_fails": always_fails, "fails_once": fails_once,
+           "report": report}
 
 
 @api.post("/jobs/<name>")
