@@ -41,6 +41,10 @@ def dev_command(host: str | None, port: int | None, poll: bool, no_migrate: bool
 
     app = create_app()
     app.config.update(DEBUG=True, TEMPLATES_AUTO_RELOAD=True)
+    if reloading:  # the process that serves, not the one that watches files
+        from app.jobs.embedded import start_in_dev_server
+
+        start_in_dev_server(app)
     # Set by Flask's command line, where app.run() refuses to block; this command is the run.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     app.debug = True

@@ -18,6 +18,7 @@ the next consumer puts them back after JOBS.LEASE seconds.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import logging
 import threading
@@ -59,13 +60,36 @@ def start_in_worker(worker: Any) -> None:
     _supervisor.start()
 
 
+class _DevServerLife:
+    """What _supervise watches in place of a gunicorn worker: alive until the process exits."""
+
+    alive = True
+
+
+def start_in_dev_server(app: Flask) -> None:
+    """`make dev`: the consumer beside Werkzeug's server, as `serve` runs it beside gunicorn's worker.
+    A reload ends the process: the consumer stops first (atexit) without waiting for a running job,
+    which goes back to the queue and runs again in the reloaded code (tasks are idempotent)."""
+    if consumer_kind(app.extensions[SETTINGS_KEY]) != "app":
+        return
+    life = _DevServerLife()
+    supervisor = threading.Thread(target=_supervise, args=(app, life, False), name="jobs-consumer", daemon=True)
+    supervisor.start()
+
+    def stop() -> None:
+        life.alive = False
+        supervisor.join(app.extensions[SETTINGS_KEY].server.GRACEFUL_TIMEOUT)
+
+    atexit.register(stop)
+
+
 def stop_in_worker(timeout: float) -> None:
     """gunicorn worker_exit: wait for the consumer's graceful stop (begun when the worker stopped)."""
     if _supervisor is not None:
         _supervisor.join(timeout)
 
 
-def _supervise(app: Flask, worker: Any) -> None:
+def _supervise(app: Flask, worker: Any, graceful: bool = True) -> None:
     settings = app.extensions[SETTINGS_KEY]
     lock = _take_lock(settings.instance_path / "jobs-consumer.lock", worker)
     if lock is None:
@@ -78,14 +102,14 @@ def _supervise(app: Flask, worker: Any) -> None:
                            max_delay=0.5 if storage_kind(settings) == "sqlite" else 10.0,
                            shutdown_timeout=max(settings.server.GRACEFUL_TIMEOUT - 1, 1))
     consumer.start()
-    log.info("jobs: consumer %s runs in this worker (JOBS.CONSUMER app)", consumer.id)
+    log.info("jobs: consumer %s runs in this process (JOBS.CONSUMER app)", consumer.id)
     health_check = time.monotonic()
     while worker.alive:
         time.sleep(0.2)
         if time.monotonic() - health_check > 10:
             health_check = time.monotonic()
             consumer.check_worker_health()
-    consumer.stop(graceful=True)
+    consumer.stop(graceful=graceful)
     consumer.finish()
     lock.close()
 

@@ -89,3 +89,6 @@ def test_start_up_is_quiet_and_only_loopback_is_listened_on(dev_server):
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.2", port), timeout=2).close()  # another local address: nobody there
     assert wait_until(lambda: requests.get(url + "/healthz", timeout=2).ok)
+    # Jobs run here as under `make run`: a consumer beside the server (JOBS.CONSUMER auto, SQLite storage).
+    assert wait_until(lambda: "jobs: consumer" in log.read_text() and "runs in this process" in log.read_text(),
+                      timeout=10), log.read_text()[-2000:]

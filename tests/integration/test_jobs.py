@@ -239,7 +239,7 @@ def test_the_served_app_runs_jobs_itself_on_the_embedded_defaults(live_server):
     # and pushes straight to the sockets of that process.
     server = live_server(migrate=True, project="fixture", SERVER_ENV={"JOBS": {"LEASE": LEASE}})
     _assert_pushes_reach_only_the_owner(server.url)
-    assert "consumer" in server.log() and "runs in this worker" in server.log()
+    assert "consumer" in server.log() and "runs in this process" in server.log()
 
 
 def _assert_pushes_reach_only_the_owner(url: str) -> None:
