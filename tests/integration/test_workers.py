@@ -12,8 +12,8 @@ cookie and CSRF token), and the tests show:
 1. the sockets are spread over both workers, seen from the operating system: the
    ESTABLISHED TCP connections on the server port that each worker process holds
    (its /proc/<pid>/fd socket inodes, matched in /proc/net/tcp);
-2. a push to one user, from the CLI (`realtime notify`), from views (`push.me` and an
-   enrolment over HTTP) and from another process (`emitter(...).notify`), reaches every
+2. a push to one user, from the CLI (`realtime notify`), from a view (`push.me` over
+   HTTP) and from another process (`emitter(...).notify`), reaches every
    socket of that user, on either worker, and no socket of anyone else;
 3. a broadcast (the CLI and the emitter) reaches all 200 sockets, once each;
 4. named requests answer over sockets held by either worker, and over HTTP
@@ -300,9 +300,8 @@ def test_a_push_to_one_user_reaches_all_its_sockets_and_nobody_else(cluster):
     placement = cluster.placement()
     spanning = cluster.spanning_users(placement)
     # Users whose sockets are on both workers: a push reaching all 10 crossed processes.
-    assert len(spanning) >= 2, f"only {spanning} have sockets on both workers"
-    target, teacher = spanning[:2]
-    student = next(user for user in range(USERS) if user not in (target, teacher))
+    assert spanning, "no user has sockets on both workers"
+    target = spanning[0]
     cluster.clear()
     started = time.monotonic()
 
@@ -314,29 +313,21 @@ def test_a_push_to_one_user_reaches_all_its_sockets_and_nobody_else(cluster):
     assert cluster.login(target).post("/ws/push.me", {"event": "note", "data": {"via": "view"}}) == {"sent": True}
     # From another process, as a job would: emitter(load_settings()).notify(...).
     cluster.run("-c", EMIT_FROM_ANOTHER_PROCESS, str(cluster.user_id(target)), "note", json.dumps({"via": "process"}))
-    # From a view pushing to another user: a student's enrolment tells the course's teacher.
-    teacher_login, student_login = cluster.login(teacher), cluster.login(student)
-    teacher_login.post("/ws/teachers", {"name": "Ada Teacher", "department": "Maths"})
-    course = teacher_login.post("/ws/courses", {"course_name": "Queues", "course_code": "Q101"})["id"]
-    student_login.post("/ws/students", {"name": "Sam Student", "birth_date": "2001-02-03"})
-    student_login.post("/ws/enrollments", {"course_id": course})
+    # (The framework's own pushes only: the school demo's, such as an enrolment telling the
+    # teacher, go with the demo, and this suite must pass without it.)
 
     def delivered() -> bool:
-        return (all(len(cluster.events(index, "note")) >= 3 for index in cluster.sockets_of(target))
-                and all(cluster.events(index, "enrolled") for index in cluster.sockets_of(teacher)))
+        return all(len(cluster.events(index, "note")) >= 3 for index in cluster.sockets_of(target))
 
     assert wait_until(delivered, timeout=15), "a push missed some of its user's sockets"
     split = sorted(Counter(placement[index] for index in cluster.sockets_of(target)).values())
-    print(f"pushes from the CLI, views and another process reached their users' {2 * PER_USER} sockets "
+    print(f"pushes from the CLI, a view and another process reached the user's {PER_USER} sockets "
           f"in {time.monotonic() - started:.1f}s (user {target}'s sockets per worker: {split})")
     time.sleep(0.5)  # anything misrouted or duplicated would have arrived by now
     for index in range(TOTAL):
         if index in cluster.sockets_of(target):
             assert sorted(data["via"] for data in cluster.events(index, "note")) == ["cli", "process", "view"]
             assert [name for name, _ in cluster.inbox[index]] == ["note"] * 3
-        elif index in cluster.sockets_of(teacher):
-            [(name, data)] = cluster.inbox[index]
-            assert name == "enrolled" and data["student"]["user_id"] == cluster.user_id(student)
         else:
             assert cluster.inbox[index] == [], f"socket {index} of user {index // PER_USER} got {cluster.inbox[index]}"
 
