@@ -143,6 +143,12 @@ def _emit_all(handler: logging.Handler, records: list[logging.LogRecord]) -> Non
             handler.handleError(records[-1])
 
 
+def long_lived(environ: WSGIEnvironment, prefix: str) -> bool:
+    """A WebSocket upgrade or a Socket.IO request: open as long as the client stays, so
+    neither in flight (the access log's batching) nor a latency (metrics)."""
+    return "HTTP_UPGRADE" in environ or environ.get("PATH_INFO", "").startswith(prefix)
+
+
 class RequestLog:
     """WSGI middleware: gives each request its id (X-Request-ID) and logs one access line."""
 
@@ -162,7 +168,7 @@ class RequestLog:
             return start_response(status, headers, exc_info)
 
         upgrade = "HTTP_UPGRADE" in environ
-        counted = not (upgrade or environ.get("PATH_INFO", "").startswith(self.long_lived_prefix))
+        counted = not long_lived(environ, self.long_lived_prefix)
         if counted:
             _queue.started()
         try:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from app.access_log import long_lived
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from flask import Flask
@@ -83,7 +85,7 @@ class RequestMetrics:
         self.histograms: dict[str, Any] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if "HTTP_UPGRADE" in environ or environ.get("PATH_INFO", "").startswith(self.long_lived_prefix):
+        if long_lived(environ, self.long_lived_prefix):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         status = ["500"]
