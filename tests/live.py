@@ -73,6 +73,7 @@ class LiveServer:
     port: int
     log_path: Path
     session: requests.Session = field(default_factory=requests.Session)
+    config: Path | None = None  # the config file it serves
 
     @property
     def url(self) -> str:
@@ -95,6 +96,51 @@ class LiveServer:
         return self.process.returncode
 
 
+def start_live_server(directory: Path, name: str, env: dict[str, str] | None = None, migrate: bool = False,
+                      port: int | None = None, project: str | Path = "shipped", **sections) -> LiveServer:
+    """`python -m app serve` on a config of `sections` laid over an isolated base in `directory`
+    (its config, log, database and instance named after `name`). `migrate`: apply the
+    project's migrations first. `project`: "shipped" (the repository's own Server/Controllers/
+    Models), "fixture" (tests/fixture_project), or the path of a copy of the project (served
+    with its own app package)."""
+    main = {"driver": "sqlite", "database": f"{directory}/app.sqlite3"}
+    cwd = REPO_ROOT
+    if project == "fixture":
+        env = {"APP_ROOT": str(FIXTURE_PROJECT), **(env or {})}
+    elif isinstance(project, Path):
+        cwd = project
+        env = {"APP_ROOT": str(project), **(env or {})}
+    if not migrate:
+        main["models"] = []  # an app without tables: nothing refers to them
+    base = {
+        # Open websockets hold a graceful stop until this timeout; tests need not wait 30 s.
+        # One worker unless a test asks for more (tests/integration/test_workers.py).
+        "SERVER_ENV": {"INSTANCE_PATH": f"{directory}/instance", "APP_KEY": "live-server-key-" * 3,
+                       "GRACEFUL_TIMEOUT": 3, "PROCESSES": 1},
+        "DATABASE": {"main": main},
+        # Tests sign many users up from 127.0.0.1; the limit itself is tested on its own.
+        "FLASK": {"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute"}},
+        "SERVICES": {"filesystem": {"PATH": f"{directory}/sessions"}},
+    }
+    config = directory / f"config-{name}.yml"
+    config.write_text(yaml.safe_dump(merge(base, sections)))
+    port = port or free_port()
+    log_path = directory / f"server-{name}.log"
+    environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
+    if migrate:
+        migrate_database(cwd, environ, merge(base, sections)["DATABASE"])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
+        cwd=cwd, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
+    server = LiveServer(process, port, log_path, config=config)
+    try:
+        wait_until_serving(server)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
 @pytest.fixture
 def live_server(tmp_path):
     """Start servers from a config (sections laid over an isolated base); stop them after."""
@@ -102,41 +148,9 @@ def live_server(tmp_path):
 
     def start(env: dict[str, str] | None = None, migrate: bool = False, port: int | None = None,
               project: str | Path = "shipped", **sections) -> LiveServer:
-        """`migrate`: apply the project's migrations first. `project`: "shipped" (the
-        repository's own Server/Controllers/Models), "fixture" (tests/fixture_project),
-        or the path of a copy of the project (served with its own app package)."""
-        main = {"driver": "sqlite", "database": f"{tmp_path}/app.sqlite3"}
-        cwd = REPO_ROOT
-        if project == "fixture":
-            env = {"APP_ROOT": str(FIXTURE_PROJECT), **(env or {})}
-        elif isinstance(project, Path):
-            cwd = project
-            env = {"APP_ROOT": str(project), **(env or {})}
-        if not migrate:
-            main["models"] = []  # an app without tables: nothing refers to them
-        base = {
-            # Open websockets hold a graceful stop until this timeout; tests need not wait 30 s.
-            # One worker unless a test asks for more (tests/integration/test_workers.py).
-            "SERVER_ENV": {"INSTANCE_PATH": f"{tmp_path}/instance", "APP_KEY": "live-server-key-" * 3,
-                           "GRACEFUL_TIMEOUT": 3, "PROCESSES": 1},
-            "DATABASE": {"main": main},
-            # Tests sign many users up from 127.0.0.1; the limit itself is tested on its own.
-            "FLASK": {"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute"}},
-            "SERVICES": {"filesystem": {"PATH": f"{tmp_path}/sessions"}},
-        }
-        config = tmp_path / f"config-{len(started)}.yml"
-        config.write_text(yaml.safe_dump(merge(base, sections)))
-        port = port or free_port()
-        log_path = tmp_path / f"server-{len(started)}.log"
-        environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
-        if migrate:
-            migrate_database(cwd, environ, merge(base, sections)["DATABASE"])
-        process = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
-            cwd=cwd, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-        server = LiveServer(process, port, log_path)
+        """See start_live_server."""
+        server = start_live_server(tmp_path, str(len(started)), env, migrate, port, project, **sections)
         started.append(server)
-        wait_until_serving(server)
         return server
 
     yield start

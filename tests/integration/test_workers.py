@@ -45,13 +45,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from app.client import Client
 from app.config import load_settings
 from app.realtime import emitter
-from tests.conftest import REPO_ROOT, free_port, wait_until
-from tests.live import LiveServer, migrate_database, wait_until_serving
+from tests.conftest import REPO_ROOT, wait_until
+from tests.live import LiveServer, start_live_server
 
 pytestmark = pytest.mark.integration
 
@@ -227,16 +226,12 @@ def close_all(clients: list[Client]) -> None:
 def cluster(redis_server, tmp_path_factory):
     """A server with two workers, Redis as message queue and session store, and 200 clients.
 
-    The config is tests/live.py's base with PROCESSES 2; it is built here rather than by
-    `live_server` because that fixture starts a server per test, and these tests share one.
+    Started with tests/live.py's start_live_server rather than the `live_server` fixture,
+    which starts a server per test: these tests share one.
     """
-    directory = tmp_path_factory.mktemp("workers")
-    database = {"main": {"driver": "sqlite", "database": str(directory / "app.sqlite3")}}
-    config = directory / "config.yml"
-    config.write_text(yaml.safe_dump({
-        "SERVER_ENV": {
-            "INSTANCE_PATH": str(directory / "instance"), "APP_KEY": "live-server-key-" * 3,
-            "GRACEFUL_TIMEOUT": 3,
+    server = start_live_server(
+        tmp_path_factory.mktemp("workers"), "workers", migrate=True,
+        SERVER_ENV={
             "PROCESSES": WORKERS,
             # Both workers must see every login: sessions in Redis, not in a process or a folder.
             "SESSION": "redis",
@@ -245,21 +240,10 @@ def cluster(redis_server, tmp_path_factory):
             # Every client here is 127.0.0.1; the per-address bound (256 per worker) is tested elsewhere.
             "CLIENT_CONNECTIONS": 0,
         },
-        "DATABASE": database,
-        "FLASK": {"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute"}},
-        "SERVICES": {"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
-    }))
-    environ = {**os.environ, "APP_CONFIG": str(config)}
-    migrate_database(REPO_ROOT, environ, database)
-    port = free_port()
-    log_path = directory / "server.log"
-    # `python -m app serve` execs gunicorn: this pid is the master, its children the workers.
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve", "--bind", f"127.0.0.1:{port}"],
-                               cwd=REPO_ROOT, env=environ, stdout=log_path.open("wb"), stderr=subprocess.STDOUT)
-    server = LiveServer(process, port, log_path)
+        SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}})
+    process = server.process  # `python -m app serve` execs gunicorn: the master, its children the workers
     slots: list[Client | None] = [None] * TOTAL
     try:
-        wait_until_serving(server)
         # /healthz answered from one worker; wait for both before connecting anyone.
         assert wait_until(lambda: len(worker_pids(process.pid)) == WORKERS, timeout=30), server.log()
         started = time.monotonic()
@@ -271,7 +255,7 @@ def cluster(redis_server, tmp_path_factory):
         clients = [client for client in slots if client is not None]
         assert len(clients) == TOTAL and all(client.connected for client in clients)
         print(f"\n{TOTAL} sockets of {USERS} users opened in {time.monotonic() - started:.1f}s")
-        yield Cluster(server, config, clients)
+        yield Cluster(server, server.config, clients)
     finally:
         close_all([client for client in slots if client is not None])
         server.stop()
