@@ -23,6 +23,8 @@ from tests.conftest import REPO_ROOT
 APP_URL = "http://127.0.0.1:4200"
 DECOY = "compose-test-decoy"
 PROXY_URL = "http://127.0.0.1:8080"
+# Resolver options for the test machines' container DNS (the file says why).
+RESOLVER = Path(__file__).with_name("resolver.yml")
 
 
 @dataclass
@@ -30,11 +32,11 @@ class Stack:
     project: str
     env: dict[str, str]
     cwd: Path = REPO_ROOT
-    files: tuple[str, ...] = ()  # compose files (-f), in order; none: docker-compose.yml
+    files: tuple[str, ...] = ("docker-compose.yml",)  # the project's compose files (-f), in order
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600,
                 env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess:
-        files = [option for name in self.files for option in ("-f", name)]
+        files = [option for name in (*self.files, str(RESOLVER)) for option in ("-f", name)]
         result = subprocess.run(["docker", "compose", "-p", self.project, *files, *args], cwd=self.cwd,
                                 env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout,
                                 input=stdin)
@@ -108,7 +110,7 @@ def stack_environment() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stack():
+def stack(request):
     env = stack_environment()
     stack = Stack(f"tmplci{uuid.uuid4().hex[:6]}", env)
     # A rendered config left in the checkout, as `flask config render -o` leaves one: the
@@ -121,7 +123,11 @@ def stack():
         yield stack
     finally:
         decoy.unlink(missing_ok=True)
-        logs = stack.compose("logs", "--no-color", check=False, timeout=120)
+        logs = stack.compose("--profile", "scale", "logs", "--no-color", check=False, timeout=120)
         (REPO_ROOT / "instance").mkdir(exist_ok=True)
         (REPO_ROOT / "instance" / "compose-test.log").write_text(logs.stdout + logs.stderr)
+        if request.session.testsfailed:  # CI shows pytest's output only: each service's last words
+            tails = stack.compose("--profile", "scale", "logs", "--no-color", "--tail", "40", check=False,
+                                  timeout=120)
+            print(tails.stdout + tails.stderr)
         stack.compose("--profile", "scale", "down", "-v", "--remove-orphans", check=False, timeout=300)
