@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from app.request_id import current_request_id
+from app.workers import worker_processes
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -113,7 +114,7 @@ def configure_logging(settings: Settings) -> None:
     if log.DIR:
         directory = settings.path(log.DIR)
         directory.mkdir(parents=True, exist_ok=True)
-        if settings.server.PROCESSES != 1:
+        if worker_processes(settings)[0] > 1:
             # Several workers rotating one file overwrite each other's backups: they
             # append, and logrotate (or the platform) rotates; reopened when moved.
             handler: logging.Handler = logging.handlers.WatchedFileHandler(directory / "app.log", encoding="utf-8")

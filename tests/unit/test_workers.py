@@ -92,3 +92,37 @@ def test_the_mysql_pool_is_shared_out_between_workers(tmp_path, server, engine, 
     settings = load_settings(path, environ={})
     engine_ = create_database_engine("main", settings.databases["main"], settings)  # connects on first use only
     assert engine_.pool.size() == expected
+
+
+@pytest.mark.parametrize(("server", "redis", "cpus", "handler"), [
+    ("{}", False, 4, "RotatingFileHandler"),                # auto without a queue: one worker rotates its file
+    ("{}", True, 4, "WatchedFileHandler"),                  # auto, four workers: append, rotated outside
+    ("{}", True, 1, "RotatingFileHandler"),                 # auto on one CPU: one worker
+    ("{PROCESSES: 3}", True, 1, "WatchedFileHandler"),      # a number counts as given
+])
+def test_the_log_file_rotates_itself_only_with_one_worker(tmp_path, monkeypatch, server, redis, cpus, handler):
+    import logging
+
+    from app.logs import configure_logging
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cpus)))
+    monkeypatch.setattr(workers, "CGROUP", tmp_path / "no-cgroup")
+    path = tmp_path / "config.yml"
+    server_env = server.strip("{}")
+    path.write_text(f"SERVER_ENV: {{LOG: {{DIR: '{tmp_path / 'logs'}'}}{', ' + server_env if server_env else ''}}}\n"
+                    f"SERVICES: {{redis: {{HOST: {'r' if redis else repr('')}}}}}\n")
+    root = logging.getLogger()
+    before, level = list(root.handlers), root.level
+    try:
+        configure_logging(load_settings(path, environ={}))
+        added = [h for h in root.handlers if h not in before]
+        assert [type(h).__name__ for h in added] == [handler]
+    finally:
+        for h in root.handlers[:]:
+            if h not in before:
+                root.removeHandler(h)
+                h.close()
+        for h in before:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(level)
