@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from app.auth import current_user, login_required
 from app.db import db
+from app.errors import wants_json
 from app.request_limits import body_limit
 from app.ui import dashboard_panel
 from Controllers.accounts.pages import render_dashboard
@@ -130,18 +131,14 @@ def import_csv():
     if "\x00" in text:
         return _refuse(400, "The file is not text (it holds NUL bytes).")
     job_id = import_students(teacher_id, course_id, text)
-    if _wants_json():
+    if wants_json():
         return jsonify(id=job_id, course_id=course_id), 202
     flash("Import started: its progress appears on the dashboard.", "success")
     return redirect(url_for("accounts.dashboard"))
 
 
-def _wants_json() -> bool:
-    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
-
-
 def _refuse(status: int, reason: str):
-    if _wants_json():
+    if wants_json():
         return jsonify(error=reason), status
     flash(reason, "error")
     return render_dashboard(status)

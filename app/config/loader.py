@@ -253,13 +253,11 @@ def _validate(sections: dict[str, Any], source: Path, root: Path, problems: Prob
         problems.add("SERVER_ENV.APP_KEY", "is required when ENV is PROD (a generated development key "
                                            "is never used in production)")
     if server is not None and services is not None:
-        for key, backend in (("SESSION", server.SESSION), ("CACHE", server.CACHE)):
+        for key, backend in (("SESSION", server.SESSION), ("CACHE", server.CACHE),
+                             ("JOBS.STORAGE", server.JOBS.STORAGE)):
             if backend in ("redis", "memcached") and not services[backend].enabled:
                 problems.add(f"SERVER_ENV.{key}", f"is {backend!r} but SERVICES.{backend} has no "
                                                   f"{'HOST or URL' if backend == 'redis' else 'HOST'}")
-    if server is not None and services is not None and server.JOBS.STORAGE == "redis" \
-            and not services["redis"].enabled:
-        problems.add("SERVER_ENV.JOBS.STORAGE", "is 'redis' but SERVICES.redis has no HOST or URL")
     if server is not None and server.METRICS_PORT is not None and server.METRICS_PORT == server.BIND.PORT:
         problems.add("SERVER_ENV.METRICS_PORT", f"is {server.METRICS_PORT}, the app's own port (BIND.PORT): "
                                                "metrics need a port of their own, which is never made public")
