@@ -47,7 +47,6 @@ def worker_command(concurrency: int | None, heartbeat_file: str | None) -> None:
     jobs = settings.server.JOBS
     consumer = JobConsumer(queue, embedded=False, heartbeat_file=beat, workers=concurrency or jobs.CONCURRENCY,
                            worker_type="thread", graceful_signal="TERM",
-                           max_delay=0.5 if storage_kind(settings) == "sqlite" else 10.0,
                            shutdown_timeout=settings.server.GRACEFUL_TIMEOUT)
     click.echo(f"jobs worker {consumer.id}: {storage_kind(settings)} storage, "
                f"{consumer.workers} at once, tasks: {', '.join(sorted(queue._wrappers)) or 'none'}", err=True)

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 from huey.consumer import Consumer, Scheduler
+from huey.storage import SqliteStorage
 
 from app.jobs.queue import JobQueue
 
@@ -46,6 +47,8 @@ class JobConsumer(Consumer):
         queue.consumer = self
         queue.register_all()
         self._last_beat = 0.0
+        # SQLite is polled: at most half a second between looks. Redis wakes it at once.
+        options.setdefault("max_delay", 0.5 if isinstance(queue.storage, SqliteStorage) else 10.0)
         super().__init__(queue, periodic=True, scheduler_interval=1, **options)
 
     def keep_alive(self, force: bool = False) -> None:

@@ -29,7 +29,7 @@ from flask import Flask
 
 from app.extensions import SETTINGS_KEY, gevent_patched
 from app.jobs.consumer import JobConsumer
-from app.jobs.queue import consumer_kind, jobs_of, storage_kind
+from app.jobs.queue import consumer_kind, jobs_of
 from app.realtime import socketio_of, user_room
 from app.rpc.encoding import to_builtins
 
@@ -98,8 +98,6 @@ def _supervise(app: Flask, worker: Any, graceful: bool = True) -> None:
     queue.pusher = app_pusher(app)
     consumer = JobConsumer(queue, embedded=True, workers=settings.server.JOBS.CONCURRENCY,
                            worker_type="greenlet" if gevent_patched() else "thread",
-                           # SQLite is polled: at most half a second between looks. Redis wakes it at once.
-                           max_delay=0.5 if storage_kind(settings) == "sqlite" else 10.0,
                            shutdown_timeout=max(settings.server.GRACEFUL_TIMEOUT - 1, 1))
     consumer.start()
     log.info("jobs: consumer %s runs in this process (JOBS.CONSUMER app)", consumer.id)

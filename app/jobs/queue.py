@@ -27,7 +27,6 @@ from huey.api import TaskWrapper
 from app.jobs.serializer import JsonSerializer
 from app.jobs.storage import ClaimingRedisStorage, ClaimingSqliteStorage
 from app.jobs.tasks import DEFINED, USER_KEY, JobError, JobFunction, RunningJob, _running
-from app.rpc.encoding import to_builtins
 from app.services import redis_url
 
 log = logging.getLogger("app.jobs")
@@ -123,7 +122,7 @@ class JobQueue(Huey):
     def _report(self, task, value: Any, exception: BaseException | None) -> None:
         user = task.kwargs.get(USER_KEY)
         if exception is None:
-            data = {"id": task.id, "task": _label(task), "result": to_builtins(value)}
+            data = {"id": task.id, "task": _label(task), "result": value}  # the pusher makes it JSON
             if isinstance(value, dict) and isinstance(value.get("message"), str):
                 data["message"] = value["message"]
             self.push(user, "job.done", data)
