@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import Flask
+from flask.globals import _cv_request
 from flask_session import Session
 
 from app.sessions.interface import ResilientSessionInterface, is_users
@@ -64,10 +65,13 @@ def never_store_signed_in_responses(response):
     """A response that read a signed-in session is that user's: no cache may keep it, and
     the browser may not show it again from its history after logout (`no-store`).
     A view's own Cache-Control is kept unless it is the plain `private` of the example hook."""
-    from flask import session
-
-    current = session._get_current_object()
-    if is_users(current) and current.accessed and response.headers.get("Cache-Control") in (None, "private"):
+    # The context's session as Flask's own process_response reads it: through the
+    # `session` proxy the read would itself mark the session accessed, so every
+    # response (JSON for visitors, static files) would get `Vary: Cookie`.
+    context = _cv_request.get(None)
+    current = context._session if context is not None else None  # noqa: SLF001
+    if current is not None and is_users(current) and current.accessed \
+            and response.headers.get("Cache-Control") in (None, "private"):
         response.headers["Cache-Control"] = "private, no-store"
     return response
 

@@ -73,6 +73,21 @@ def test_login_stores_the_session_and_logout_deletes_it(backend):
     assert api.get("/ws/me").status_code == 401
 
 
+def test_only_responses_that_read_the_session_vary_on_cookie(tmp_path):
+    """A shared cache may keep one copy of a response that never read the session (a
+    visitor's JSON, a static file) for everyone; a page that read a user's session varies."""
+    app = app_for(tmp_path, "filesystem", {"filesystem": {"PATH": str(tmp_path / "sessions")}})
+    api = ApiClient(app.test_client())
+    api.signup("varied")
+    for path in ("/ws/info", "/static/css/app.css", "/healthz"):
+        response = api.get(path)
+        assert response.status_code == 200, path
+        assert "Vary" not in response.headers and "no-store" not in response.headers.get("Cache-Control", ""), path
+    for path in ("/ws/me", "/dashboard"):
+        response = api.get(path)
+        assert "Cookie" in response.headers["Vary"] and response.headers["Cache-Control"] == "private, no-store", path
+
+
 def test_session_id_changes_at_login(backend):
     app, store = backend
     ApiClient(app.test_client()).signup("rotator", password="a long password")
