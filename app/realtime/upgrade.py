@@ -100,10 +100,19 @@ def install(socketio: Any, prefix: str) -> None:
 
     eio.on("connect", connect)
     _servers[eio] = prefix
+    global _prefixes
+    _prefixes = tuple({*_prefixes, prefix})
+
+
+# Every prefix a server was installed on in this process, for the gunicorn worker's test
+# on each request: a tuple for str.startswith instead of a walk over the weak dictionary
+# (which cost ~3% of a small JSON response). A prefix outlives its server; a worker
+# has one app, and a test process only asks this of servers it stops.
+_prefixes: tuple[str, ...] = ()
 
 
 def is_realtime_path(path: str) -> bool:
-    return any(path.startswith(prefix) for prefix in list(_servers.values()))
+    return path.startswith(_prefixes)
 
 
 def close_connections() -> int:

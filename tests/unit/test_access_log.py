@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
+import threading
 import time
 
 import pytest
@@ -64,6 +67,55 @@ def test_queued_lines_are_written_when_the_last_request_in_flight_ends(app, capl
         assert [line.request_id for line in access_lines(caplog)] == ["queued-1", "queued-2"]
 
 
+def test_lines_wait_while_other_work_is_ready_and_the_turns_last_request_writes_them(app, caplog, monkeypatch):
+    """Under gevent a request served without waiting is never in flight beside another: the
+    batch is the loop's turn instead (others_ready, from gevent's loop)."""
+    ready = [True]
+    monkeypatch.setattr(_queue, "others_ready", lambda: ready[0])
+    client = app.test_client()
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        client.get("/healthz", headers={"X-Request-ID": "turn-1"})
+        client.get("/healthz", headers={"X-Request-ID": "turn-2"})
+        assert access_lines(caplog) == []
+        ready[0] = False
+        client.get("/healthz", headers={"X-Request-ID": "turn-3"})
+        assert [line.request_id for line in access_lines(caplog)] == ["turn-1", "turn-2", "turn-3"]
+
+
+def test_the_flush_timer_is_never_started_under_the_queues_lock(app, monkeypatch):
+    """Starting a thread may switch greenlets; under the lock every request would wait behind it."""
+    held_at_start = []
+
+    class Timer(threading.Timer):
+        def start(self):
+            held_at_start.append(_queue.lock.locked())
+            super().start()
+
+    monkeypatch.setattr(access_log.threading, "Timer", Timer)
+    _queue.started()
+    try:
+        app.test_client().get("/healthz")
+    finally:
+        _queue.finished(None, counted=True)
+    assert held_at_start == [False]
+
+
+def test_under_gevent_other_greenlets_ready_in_this_turn_are_seen():
+    code = """
+from gevent import monkey; monkey.patch_all()
+import gevent
+from app.access_log import _gevent_others_ready
+others_ready = _gevent_others_ready()
+print(others_ready is not None, others_ready())
+gevent.spawn(lambda: None)
+print(others_ready())
+gevent.sleep(0)
+print(others_ready())
+"""
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert output.split() == ["True", "False", "True", "False"]
+
+
 def test_a_line_keeps_the_time_its_request_ended_not_the_time_it_was_written(app, caplog,
                                                                           another_request_in_flight):
     with caplog.at_level(logging.INFO, logger="app.access"):
@@ -119,3 +171,29 @@ def test_g_request_id_is_the_requests_and_code_may_set_its_own(shipped_project, 
 
     assert app.test_client().get("/ids", headers={"X-Request-ID": "outer-1"}).json == {
         "seen": "outer-1", "after": "set-by-view", "via_get": "set-by-view"}
+
+
+def test_access_records_carry_what_logging_would_have_given_them(app, caplog):
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        before = time.time()
+        app.test_client().get("/healthz", headers={"X-Request-ID": "copied-1"})
+    (record,) = access_lines(caplog)
+    made = logging.getLogger("app.access").makeRecord("app.access", logging.INFO, access_log.__file__, 0,
+                                                      access_log.ACCESS_FORMAT, (), None)
+    for name in ("name", "levelname", "pathname", "filename", "module", "process", "processName", "thread",
+                 "threadName"):
+        assert getattr(record, name) == getattr(made, name), name
+    assert before <= record.created <= time.time() and 0 <= record.msecs < 1000
+    assert record.relativeCreated == pytest.approx((record.created - logging._startTime) * 1000)  # noqa: SLF001
+    assert record.request_id == "copied-1" and record.getMessage().endswith('"GET /healthz" 200 ' +
+                                                                             f"{record.duration_ms}ms")
+
+
+def test_a_programs_own_record_factory_makes_the_access_records(app, caplog, monkeypatch):
+    class Tagged(logging.LogRecord):
+        pass
+
+    monkeypatch.setattr(logging, "_logRecordFactory", Tagged)
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        app.test_client().get("/healthz")
+    assert type(access_lines(caplog)[0]) is Tagged
