@@ -215,11 +215,14 @@ def test_a_periodic_task_runs_on_schedule_once_per_period_across_workers(tmp_pat
     # Controllers/jobs.py: @periodic_task(every=2). Two consumers check every second.
     first, second = workers(jobs_config), workers(jobs_config)
     ticks = trace(tmp_path, "ticks")
-    assert wait_until(lambda: len(lines(ticks)) >= 4, timeout=30), first.log() + second.log()
+    assert wait_until(lambda: len(lines(ticks)) >= 5, timeout=30), first.log() + second.log()
     first.stop(), second.stop()
-    times = [float(line) for line in lines(ticks)]
+    # The first tick may be the period the consumers started in, claimed late in it (the
+    # next period's run can then follow within a fraction of a second): from the second
+    # on, each period is run by the first check after it begins, 1 to 3 s apart.
+    times = [float(line) for line in lines(ticks)][1:]
     gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
-    # A period enqueued by both consumers would run twice within milliseconds.
+    # A period enqueued by both consumers would run twice, well under a second apart.
     assert all(gap > 0.5 for gap in gaps), gaps
     assert 1.5 < sum(gaps) / len(gaps) < 2.5, gaps
 
