@@ -85,6 +85,7 @@ def test_only_responses_that_read_the_session_vary_on_cookie(tmp_path):
         assert "Vary" not in response.headers and "no-store" not in response.headers.get("Cache-Control", ""), path
     for path in ("/ws/me", "/dashboard"):
         response = api.get(path)
+        assert response.status_code == 200, path
         assert "Cookie" in response.headers["Vary"] and response.headers["Cache-Control"] == "private, no-store", path
 
 

@@ -67,19 +67,20 @@ def test_queued_lines_are_written_when_the_last_request_in_flight_ends(app, capl
         assert [line.request_id for line in access_lines(caplog)] == ["queued-1", "queued-2"]
 
 
-def test_lines_wait_while_other_work_is_ready_and_the_turns_last_request_writes_them(app, caplog, monkeypatch):
+def test_under_an_event_loop_the_lines_of_a_turn_are_written_together_after_it(app, caplog, monkeypatch):
     """Under gevent a request served without waiting is never in flight beside another: the
-    batch is the loop's turn instead (others_ready, from gevent's loop)."""
-    ready = [True]
-    monkeypatch.setattr(_queue, "others_ready", lambda: ready[0])
+    batch is the loop's turn, flushed by one greenlet started when the turn's first line came."""
+    started: list = []
+    monkeypatch.setattr(_queue, "flush_after_turn", started.append)
     client = app.test_client()
     with caplog.at_level(logging.INFO, logger="app.access"):
-        client.get("/healthz", headers={"X-Request-ID": "turn-1"})
-        client.get("/healthz", headers={"X-Request-ID": "turn-2"})
-        assert access_lines(caplog) == []
-        ready[0] = False
-        client.get("/healthz", headers={"X-Request-ID": "turn-3"})
+        for number in (1, 2, 3):
+            client.get("/healthz", headers={"X-Request-ID": f"turn-{number}"})
+        assert access_lines(caplog) == [] and started == [_queue.flush]
+        started[0]()  # the turn is over
         assert [line.request_id for line in access_lines(caplog)] == ["turn-1", "turn-2", "turn-3"]
+        client.get("/healthz", headers={"X-Request-ID": "turn-4"})
+        assert len(started) == 2  # the next turn's lines get a flush of their own
 
 
 def test_the_flush_timer_is_never_started_under_the_queues_lock(app, monkeypatch):
@@ -100,20 +101,52 @@ def test_the_flush_timer_is_never_started_under_the_queues_lock(app, monkeypatch
     assert held_at_start == [False]
 
 
-def test_under_gevent_other_greenlets_ready_in_this_turn_are_seen():
-    code = """
+GEVENT_TURNS = """
 from gevent import monkey; monkey.patch_all()
+import io, logging, socket, time
 import gevent
-from app.access_log import _gevent_others_ready
-others_ready = _gevent_others_ready()
-print(others_ready is not None, others_ready())
-gevent.spawn(lambda: None)
-print(others_ready())
-gevent.sleep(0)
-print(others_ready())
+from app import access_log
+
+class Stream(io.StringIO):
+    writes = []
+    def write(self, text):
+        self.writes.append((time.monotonic(), text.count("GET /x")))
+        return len(text)
+
+logging.getLogger().addHandler(logging.StreamHandler(Stream()))
+logging.getLogger().setLevel(logging.INFO)
+access_log._queue.flush_after_turn = access_log._gevent_flush_after_turn()
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"hi"]
+
+logged = access_log.RequestLog(hello, "/socket.io")
+environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/x", "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1"}
+
+def connection(sock):
+    while sock.recv(1):  # one request per byte, as a keep-alive connection would
+        logged(dict(environ), lambda status, headers, exc_info=None: None)
+
+pairs = [socket.socketpair() for _ in range(5)]
+for ours, theirs in pairs:
+    gevent.spawn(connection, ours)
+gevent.sleep(0.01)
+for ours, theirs in pairs:  # five requests ready in one turn
+    theirs.send(b"x")
+sent = time.monotonic()
+gevent.sleep(0.1)
+pairs[0][1].send(b"x")  # one more, alone in its turn
+gevent.sleep(0.1)
+print([lines for at, lines in Stream.writes], round(Stream.writes[0][0] - sent, 3))
 """
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert output.split() == ["True", "False", "True", "False"]
+
+
+def test_under_gevent_the_requests_ready_in_one_turn_are_logged_in_one_write_at_once():
+    output = subprocess.run([sys.executable, "-c", GEVENT_TURNS], capture_output=True, text=True, check=True,
+                            timeout=60).stdout.split("]")
+    assert output[0] + "]" == "[5, 1]"
+    assert float(output[1]) < 0.05  # within the turn's end, not the half-second timer
 
 
 def test_a_line_keeps_the_time_its_request_ended_not_the_time_it_was_written(app, caplog,
@@ -184,7 +217,8 @@ def test_access_records_carry_what_logging_would_have_given_them(app, caplog):
                  "threadName"):
         assert getattr(record, name) == getattr(made, name), name
     assert before <= record.created <= time.time() and 0 <= record.msecs < 1000
-    assert record.relativeCreated == pytest.approx((record.created - logging._startTime) * 1000)  # noqa: SLF001
+    assert record.relativeCreated - made.relativeCreated == pytest.approx((record.created - made.created) * 1000,
+                                                                          abs=0.01)
     assert record.request_id == "copied-1" and record.getMessage().endswith('"GET /healthz" 200 ' +
                                                                              f"{record.duration_ms}ms")
 
