@@ -13,14 +13,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 COPY requirements.lock requirements-build.lock /tmp/
 # Every dependency ships a manylinux wheel: nothing is compiled, exact hashes only.
-# setuptools (pinned too) installs the project itself below.
+# setuptools (pinned too) builds the framework's wheel below.
 RUN /opt/venv/bin/pip install --require-hashes --only-binary=:all: \
       -r /tmp/requirements.lock -r /tmp/requirements-build.lock
-# The project, installed in editable mode so `flask` finds its commands
-# (config, db, serve, ...) while the code itself lives in /app in the runtime.
-COPY pyproject.toml /app/
-COPY app /app/app
-RUN /opt/venv/bin/pip install --no-deps --no-build-isolation --editable /app \
+# The framework, flask-keel, built from its folder into a wheel and installed (it
+# brings the `flask` commands: config, db, serve, ...). The project's own code stays
+# in /app in the runtime image.
+COPY packages/flask-keel /tmp/flask-keel
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation /tmp/flask-keel \
  && /opt/venv/bin/pip uninstall --yes setuptools pip
 
 FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import msgspec
 from flask import Blueprint, current_app, jsonify, render_template
 
-from app.realtime import notify
-from app.rpc import RpcRequest, named_request
+from flask_keel.realtime import notify
+from flask_keel.rpc import RpcRequest, named_request
 
 pages = Blueprint("core", __name__)
 api = Blueprint("core_api", __name__, url_prefix="/ws")

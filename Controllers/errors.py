@@ -1,12 +1,12 @@
 """Pages for HTTP errors (registered by Server/ErrorHandler.py). JSON clients get the
-body every error gets (app.errors.render_error); people get a page."""
+body every error gets (flask_keel.errors.render_error); people get a page."""
 
 from __future__ import annotations
 
 from flask import g, render_template, request
 from werkzeug.exceptions import InternalServerError, NotFound
 
-from app.errors import render_error, wants_json
+from flask_keel.errors import render_error, wants_json
 
 
 def not_found(error):

@@ -6,7 +6,7 @@ import logging
 
 from flask import request
 
-from app.realtime import authorize_connection
+from flask_keel.realtime import authorize_connection
 
 log = logging.getLogger(__name__)
 

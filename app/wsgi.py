@@ -1,4 +1,4 @@
-"""The WSGI entry point: `app.wsgi:application` for gunicorn and other servers."""
+"""The WSGI entry point for servers other than `python -m app serve`: `app.wsgi:application`."""
 
 from app import create_app
 

@@ -26,7 +26,7 @@ import redis
 import requests
 import yaml
 
-from app.client import Client
+from flask_keel.client import Client
 from bench import load, report, servers
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -59,8 +59,8 @@ def template_config(workdir: Path, env: dict[str, str], app_name: str, processes
 
 
 def boot_time(config: Path) -> float:
-    """Seconds for `from app import create_app; create_app()` in a fresh interpreter (median of 3)."""
-    code = ("import time; t = time.perf_counter(); from app import create_app; create_app(); "
+    """Seconds for `from flask_keel import create_app; create_app()` in a fresh interpreter (median of 3)."""
+    code = ("import time; t = time.perf_counter(); from flask_keel import create_app; create_app(); "
             "print(time.perf_counter() - t)")
     runs = [float(subprocess.run([sys.executable, "-c", code], env={**os.environ, "APP_CONFIG": str(config)},
                                  capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])

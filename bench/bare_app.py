@@ -18,7 +18,7 @@ from flask import Flask, abort, jsonify
 
 app = Flask(__name__)
 
-POOL_SIZE = 40  # the template's MySQL pool (app/db/engines.py)
+POOL_SIZE = 40  # the template's MySQL pool (flask_keel/db/engines.py)
 _pool: queue.LifoQueue = queue.LifoQueue()
 _slots = threading.BoundedSemaphore(POOL_SIZE)  # gevent's, under the gevent worker
 

@@ -36,8 +36,8 @@ REDIS = (os.environ.get("BENCH_REDIS_HOST", "127.0.0.1"), int(os.environ.get("BE
 TASKS = '''
 import time
 
-from app.jobs import task
-from app.services import redis_client
+from flask_keel.jobs import task
+from flask_keel.services import redis_client
 from flask import current_app
 
 
@@ -95,9 +95,9 @@ def main() -> None:
         environ = {**os.environ, "APP_CONFIG": str(config), "APP_ROOT": str(folder)}
         sys.path.insert(0, str(folder))
         os.environ.update({"APP_CONFIG": str(config), "APP_ROOT": str(folder)})
-        from app import create_app
-        from app.jobs import jobs_of
-        from app.services import redis_client
+        from flask_keel import create_app
+        from flask_keel.jobs import jobs_of
+        from flask_keel.services import redis_client
 
         app = create_app(config)
         queue = jobs_of(app)

@@ -16,7 +16,7 @@ monkey.patch_all()
 import argparse  # noqa: E402 - after patching, as gevent requires
 import json  # noqa: E402
 
-from app.realtime import Emitter  # noqa: E402
+from flask_keel.realtime import Emitter  # noqa: E402
 from bench import sockets  # noqa: E402
 
 

@@ -6,8 +6,8 @@ import statistics
 import threading
 import time
 
-from app.client import Client
-from app.realtime import Emitter
+from flask_keel.client import Client
+from flask_keel.realtime import Emitter
 
 
 def login_clients(url: str, count: int, username: str) -> list[Client]:

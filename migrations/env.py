@@ -1,7 +1,7 @@
 """Alembic environment for `flask db ...` (Flask-Migrate).
 
 Every writable database with models is migrated by one numbered history; see
-app/db/migrations.py for how revisions are split by models module, numbered,
+flask_keel/db/migrations.py for how revisions are split by models module, numbered,
 locked and kept safe to downgrade on MySQL.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from flask import current_app
 
-from app.db.migrations import run_migrations_online
+from flask_keel.db.migrations import run_migrations_online
 
 if context.is_offline_mode():
     raise SystemExit("offline (--sql) migrations are not supported; run them against a database")

@@ -94,7 +94,7 @@ def isolated_config(tmp_path, monkeypatch):
 
 
 def _forget_user_packages() -> None:
-    from app.db.testing import forget_models
+    from flask_keel.db.testing import forget_models
 
     forget_models()
     for name in list(sys.modules):

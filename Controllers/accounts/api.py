@@ -10,7 +10,7 @@ from flask import Blueprint, jsonify
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import Unauthorized
 
-from app.auth import (
+from flask_keel.auth import (
     authenticate,
     current_user,
     login,
@@ -19,8 +19,8 @@ from app.auth import (
     logout,
     signup_rate_limit,
 )
-from app.errors import render_error
-from app.payloads import json_body
+from flask_keel.errors import render_error
+from flask_keel.payloads import json_body
 from Controllers.accounts.service import create_user
 from Models.Forms.accounts import LoginIn, SignupIn
 

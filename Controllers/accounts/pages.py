@@ -1,5 +1,5 @@
 """Signup, login and logout pages, and the dashboard: the shell every feature adds
-its panel to (app.ui.dashboard_panel), beside the live panel fed by Socket.IO."""
+its panel to (flask_keel.ui.dashboard_panel), beside the live panel fed by Socket.IO."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from app.auth import authenticate, current_user, login_rate_limit, login_required, logout, safe_next, signup_rate_limit
-from app.auth import login as log_in  # the page below is `login`: its endpoint is accounts.login
-from app.ui import panels
+from flask_keel.auth import authenticate, current_user, login_rate_limit, login_required, logout, safe_next, signup_rate_limit
+from flask_keel.auth import login as log_in  # the page below is `login`: its endpoint is accounts.login
+from flask_keel.ui import panels
 from Controllers.accounts.service import create_user, username_taken
 from Models.Forms.accounts import LoginForm, SignupForm
 

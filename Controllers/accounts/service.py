@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.db import db, normalise_username
+from flask_keel.db import db, normalise_username
 from Models.Persistent.accounts import User
 
 

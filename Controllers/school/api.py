@@ -13,11 +13,11 @@ import msgspec
 from flask import Blueprint, jsonify
 from sqlalchemy import func
 
-from app.auth import current_user, login_required
-from app.cache import cache
-from app.db import db
-from app.payloads import json_body, query_args
-from app.rpc import RpcRequest, named_request
+from flask_keel.auth import current_user, login_required
+from flask_keel.cache import cache
+from flask_keel.db import db
+from flask_keel.payloads import json_body, query_args
+from flask_keel.rpc import RpcRequest, named_request
 from Controllers.school import service
 from Models.Forms.school import (
     CourseBulkChange,

@@ -12,8 +12,8 @@ import csv
 import io
 from datetime import date
 
-from app.db import db, normalise_username
-from app.jobs import JobError, progress, task
+from flask_keel.db import db, normalise_username
+from flask_keel.jobs import JobError, progress, task
 from Models.Persistent.accounts import User
 from Models.Persistent.school import Course, Enrollment, Student
 

@@ -8,11 +8,11 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from sqlalchemy.orm import selectinload
 
-from app.auth import current_user, login_required
-from app.db import db
-from app.errors import wants_json
-from app.request_limits import body_limit
-from app.ui import dashboard_panel
+from flask_keel.auth import current_user, login_required
+from flask_keel.db import db
+from flask_keel.errors import wants_json
+from flask_keel.request_limits import body_limit
+from flask_keel.ui import dashboard_panel
 from Controllers.accounts.pages import render_dashboard
 from Controllers.school import service
 from Controllers.school.jobs import import_students

@@ -15,8 +15,8 @@ from datetime import date
 from sqlalchemy import delete, insert, or_, update
 from werkzeug.exceptions import BadRequest, Conflict, Forbidden, NotFound
 
-from app.db import db
-from app.realtime import notify
+from flask_keel.db import db
+from flask_keel.realtime import notify
 from Models.Forms.school import CourseBulkChange, CourseChange, CourseQuery
 from Models.Persistent.school import Course, Enrollment, Student, Teacher
 

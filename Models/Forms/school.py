@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp, ValidationError
 
-from app.payloads import Id
+from flask_keel.payloads import Id
 
 CODE_PATTERN = r"^[A-Za-z0-9_-]+$"
 

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
-from app.db import db
+from flask_keel.db import db
 from Models.Persistent.accounts import User
 
 

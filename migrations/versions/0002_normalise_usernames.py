@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30 09:00:00
 
-Usernames are now stored in one form on every database (app.db.normalise_username:
+Usernames are now stored in one form on every database (flask_keel.db.normalise_username:
 NFKC, no surrounding spaces, case folded). Rows written before are rewritten in
 that form. Where two rows fold to the same name (possible on SQLite, where
 `Alice` and `alice` were two accounts; MariaDB's collation never allowed it),
@@ -38,7 +38,7 @@ def downgrade(models: Sequence[str]) -> None:
 
 
 def _normalise(username: str) -> str:
-    # The same rule as app.db.normalise_username, frozen here: a migration must not
+    # The same rule as flask_keel.db.normalise_username, frozen here: a migration must not
     # change meaning when the app's code changes later.
     return unicodedata.normalize("NFKC", username).strip().casefold()
 

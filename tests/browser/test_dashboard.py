@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from app.client import Client
+from flask_keel.client import Client
 from tests.browsing import sign_up
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 import requests
 
-from app.client import Client
-from app.client.cookies import LoopbackSession
+from flask_keel.client import Client
+from flask_keel.client.cookies import LoopbackSession
 from tests.compose.conftest import APP_URL, PROXY_URL, wait_for_http
 from tests.conftest import wait_until
 
@@ -135,7 +135,7 @@ def test_sigterm_stops_the_app_gracefully(stack):
 
 IN_CONTAINER_CLIENT = textwrap.dedent("""
     import json, sys
-    from app.client import Client
+    from flask_keel.client import Client
     client = Client("http://127.0.0.1:4200")
     user = client.login(sys.argv[1], "a long password")
     client.send_request("push.me", {"event": "note", "data": {"from": sys.argv[2]}})

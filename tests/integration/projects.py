@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from click.testing import Result
 
-from app.cli.db import db_group
+from flask_keel.cli.db import db_group
 from tests.conftest import merge
 from tests.live import mariadb_entry
 

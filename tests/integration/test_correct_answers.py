@@ -13,10 +13,10 @@ import pytest
 import requests
 from sqlalchemy import text
 
-from app import create_app
-from app.client import Client, Conflict
-from app.db import db
-from app.db.testing import dispose
+from flask_keel import create_app
+from flask_keel.client import Client, Conflict
+from flask_keel.db import db
+from flask_keel.db.testing import dispose
 from tests.integration.projects import ApiClient, project_config, run_db
 from tests.live import signed_up
 

@@ -8,9 +8,9 @@ import pymysql
 import pytest
 from sqlalchemy import event, text
 
-from app import create_app
-from app.db import db
-from app.db.engines import IDLE_PING_SECONDS
+from flask_keel import create_app
+from flask_keel.db import db
+from flask_keel.db.engines import IDLE_PING_SECONDS
 from tests.integration.projects import project_config
 
 pytestmark = pytest.mark.integration

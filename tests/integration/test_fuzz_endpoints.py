@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
-from app.db.testing import dispose
-from app.realtime import socketio_of
-from app.rpc import router
-from app.rpc.http import ENDPOINT_PREFIX
+from flask_keel import create_app
+from flask_keel.db.testing import dispose
+from flask_keel.realtime import socketio_of
+from flask_keel.rpc import router
+from flask_keel.rpc.http import ENDPOINT_PREFIX
 from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration

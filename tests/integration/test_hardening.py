@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import create_app
-from app.rpc import router
+from flask_keel import create_app
+from flask_keel.rpc import router
 from tests.conftest import REPO_ROOT
 from tests.integration.projects import ApiClient, project_config, run_db
 
@@ -159,7 +159,7 @@ def test_forged_or_garbage_session_cookies_never_give_500(app, cookie, name):
 @settings(max_examples=80, deadline=None)
 @given(value=st.text(max_size=30), env_value=st.text(max_size=30).filter(lambda v: "\x00" not in v))
 def test_config_parser_gives_settings_or_a_config_error(tmp_path_factory, value, env_value):
-    from app.config import ConfigError, load_settings
+    from flask_keel.config import ConfigError, load_settings
 
     path = Path(tmp_path_factory.mktemp("cfg")) / "config.yml"
     import yaml
@@ -176,7 +176,7 @@ def test_config_parser_gives_settings_or_a_config_error(tmp_path_factory, value,
 def test_a_session_never_loads_another_account_that_reused_its_id(app):
     from sqlalchemy import delete
 
-    from app.db import db
+    from flask_keel.db import db
     from Models.Persistent.members import Member
 
     old = ApiClient(app.test_client())
@@ -209,7 +209,7 @@ def test_a_schema_error_is_a_500_not_an_outage(app):
     api = ApiClient(app.test_client())
     api.signup("schema")
     with app.app_context():
-        from app.db import db
+        from flask_keel.db import db
         db.engine.dispose()
         with db.engine.begin() as connection:
             connection.execute(text("DROP TABLE notes"))

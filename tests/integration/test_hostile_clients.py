@@ -17,7 +17,7 @@ import pytest
 import redis
 import requests
 
-from app.client import Client
+from flask_keel.client import Client
 from tests.conftest import wait_until
 from tests.hostile import IdleWebsockets, SlowBodies
 from tests.live import signed_up
@@ -289,9 +289,9 @@ def test_text_log_lines_cannot_be_forged(live_server):
 
 
 def test_a_view_may_accept_a_larger_body_when_it_says_so(tmp_path, shipped_project):
-    from app import create_app
-    from app.request_limits import body_limit
-    from app.rpc import public, router
+    from flask_keel import create_app
+    from flask_keel.request_limits import body_limit
+    from flask_keel.rpc import public, router
     from tests.integration.projects import ApiClient, project_config
 
     app = create_app(project_config(tmp_path, "sqlite"))

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.client import Client
+from flask_keel.client import Client
 from tests.conftest import FIXTURE_PROJECT, REPO_ROOT, merge, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
@@ -89,7 +89,7 @@ def workers(tmp_path):
 def enqueue(fixture_project, jobs_config, monkeypatch):
     """Enqueue a fixture task in this process (as a CLI command would): enqueue("slow_once", key, 1)."""
     monkeypatch.setenv("APP_CONFIG", str(jobs_config))
-    from app import create_app
+    from flask_keel import create_app
 
     app = create_app(jobs_config)
 
@@ -159,7 +159,7 @@ def test_a_failing_task_is_retried_then_reported_failed_and_can_be_retried(tmp_p
 
 
 def test_a_delayed_retry_moves_from_the_schedule_to_the_queue_in_one_step(tmp_path, jobs_config, enqueue, workers):
-    from app.jobs import jobs_of
+    from flask_keel.jobs import jobs_of
 
     storage = jobs_of(enqueue.app).storage
     now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)  # huey's schedule is naive UTC

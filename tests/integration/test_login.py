@@ -9,7 +9,7 @@ import pytest
 import redis
 import requests
 
-from app import create_app
+from flask_keel import create_app
 from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration

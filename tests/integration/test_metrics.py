@@ -28,8 +28,8 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.client import Client
-from app.config import ConfigError, load_settings
+from flask_keel.client import Client
+from flask_keel.config import ConfigError, load_settings
 from tests.conftest import REPO_ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -192,7 +192,7 @@ def test_the_metrics_port_cannot_be_the_apps_port(tmp_path):
 
 
 def in_process_app(tmp_path, **server_env):
-    from app.factory import create_app
+    from flask_keel.factory import create_app
 
     config = tmp_path / "config.yml"
     config.write_text(yaml.safe_dump({
@@ -209,7 +209,7 @@ def in_process_app(tmp_path, **server_env):
 
 
 def test_the_pool_gauges_show_a_connection_in_use_and_a_request_waiting(tmp_path):
-    from app.db import db
+    from flask_keel.db import db
 
     app = in_process_app(tmp_path)
     engine = db.engines_by_name(app)["main"]
@@ -241,7 +241,7 @@ def test_the_pool_gauges_show_a_connection_in_use_and_a_request_waiting(tmp_path
 
 
 def test_session_store_and_cache_failures_are_counted(tmp_path):
-    from app.cache import cache
+    from flask_keel.cache import cache
 
     app = in_process_app(tmp_path, SESSION="memcached", CACHE="memcached")
     store_before = REGISTRY.get_sample_value("session_store_failures_total")

@@ -10,9 +10,9 @@ import sys
 import pytest
 from sqlalchemy import inspect, text
 
-from app import create_app
-from app.db import db
-from app.db.testing import dispose
+from flask_keel import create_app
+from flask_keel.db import db
+from flask_keel.db.testing import dispose
 from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
 from tests.integration.projects import project_config, run_db
 
@@ -38,7 +38,7 @@ def head(app) -> str:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from app.extensions import SETTINGS_KEY
+    from flask_keel.extensions import SETTINGS_KEY
 
     config = Config()
     config.set_main_option("script_location", str(app.extensions[SETTINGS_KEY].root / "migrations"))

@@ -12,9 +12,9 @@ import pytest
 import yaml
 from sqlalchemy import insert, inspect, select, text
 
-from app import create_app
-from app.db import ReadOnlyDatabaseError, db
-from app.db.testing import dispose
+from flask_keel import create_app
+from flask_keel.db import ReadOnlyDatabaseError, db
+from flask_keel.db.testing import dispose
 from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
 from tests.integration.projects import ApiClient, run_db
 from tests.live import mariadb_entry
@@ -25,7 +25,7 @@ REPORTS_MODELS = """
     from sqlalchemy import String
     from sqlalchemy.orm import Mapped, mapped_column
 
-    from app.db import db
+    from flask_keel.db import db
 
 
     class Report(db.Model):

@@ -16,9 +16,9 @@ import pytest
 import requests
 import socketio
 
-from app.client import BadRequest, Client, Forbidden, NotLoggedIn, TransportError, UnknownRequest
-from app.config import load_settings
-from app.realtime import emitter
+from flask_keel.client import BadRequest, Client, Forbidden, NotLoggedIn, TransportError, UnknownRequest
+from flask_keel.config import load_settings
+from flask_keel.realtime import emitter
 from tests.conftest import REPO_ROOT, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]

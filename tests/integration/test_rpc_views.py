@@ -10,9 +10,9 @@ from uuid import UUID
 
 import pytest
 
-from app import create_app
-from app.realtime import socketio_of
-from app.rpc import public, router
+from flask_keel import create_app
+from flask_keel.realtime import socketio_of
+from flask_keel.rpc import public, router
 from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]

@@ -36,7 +36,7 @@ def test_serves_pages_health_and_errors(live_server):
 
     assert server.stop() == 0
     log = server.log()
-    assert "Using worker: app.gunicorn_worker.ClientBoundGeventWorker" in log
+    assert "Using worker: flask_keel.gunicorn_worker.ClientBoundGeventWorker" in log
     assert '[e2e-trace-7] app.access: 127.0.0.1 "GET /healthz" 200' in log
 
 
@@ -84,7 +84,7 @@ def test_without_a_message_queue_it_runs_one_worker_and_says_why(live_server):
 
 
 def test_with_a_message_queue_it_runs_one_worker_per_cpu(live_server, redis_server):
-    from app.workers import available_cpus
+    from flask_keel.workers import available_cpus
 
     server = live_server(SERVER_ENV={"PROCESSES": "auto"},
                          SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}})

@@ -10,8 +10,8 @@ import pytest
 import redis
 from pymemcache.client.base import Client as MemcacheClient
 
-from app import create_app
-from app.sessions.serializers import MsgpackFileSystemCache
+from flask_keel import create_app
+from flask_keel.sessions.serializers import MsgpackFileSystemCache
 from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration

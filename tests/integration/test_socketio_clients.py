@@ -24,7 +24,7 @@ import requests
 import socketio
 import websocket
 
-from app.client import Client
+from flask_keel.client import Client
 from tests.conftest import REPO_ROOT, wait_until
 
 pytestmark = pytest.mark.integration

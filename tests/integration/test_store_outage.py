@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from app import create_app
-from app.cache import cache
+from flask_keel import create_app
+from flask_keel.cache import cache
 from tests.conftest import wait_until
 from tests.integration.projects import project_config
 

@@ -2,7 +2,7 @@
 
 With SERVICES.redis set, Socket.IO runs over websockets only and gunicorn runs several
 workers behind one port; Redis is the message queue that carries every emit, and every
-room disconnect, to every process (app/workers.py, app/realtime). Sessions are on Redis
+room disconnect, to every process (flask_keel/workers.py, flask_keel/realtime). Sessions are on Redis
 too, so a login made through one worker is good on the other.
 
 Here one server with SERVER_ENV.PROCESSES 2 holds 200 websocket clients of 20 users (10
@@ -46,9 +46,9 @@ from typing import Any
 
 import pytest
 
-from app.client import Client
-from app.config import load_settings
-from app.realtime import emitter
+from flask_keel.client import Client
+from flask_keel.config import load_settings
+from flask_keel.realtime import emitter
 from tests.conftest import REPO_ROOT, wait_until
 from tests.live import LiveServer, start_live_server
 
@@ -65,8 +65,8 @@ PASSWORD = "a long password"
 # Runs in a process of its own: what a job or a cron script would do to push.
 EMIT_FROM_ANOTHER_PROCESS = (
     "import json, sys\n"
-    "from app.config import load_settings\n"
-    "from app.realtime import emitter\n"
+    "from flask_keel.config import load_settings\n"
+    "from flask_keel.realtime import emitter\n"
     "emitter(load_settings()).notify(int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]))\n"
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.client import Client
+from flask_keel.client import Client
 from tests.conftest import REPO_ROOT, wait_until
 from tests.live import mariadb_entry
 from tests.scratch import scratch_copy

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app import create_app
-from app.db import db
-from app.db.testing import dispose, rolled_back
+from flask_keel import create_app
+from flask_keel.db import db
+from flask_keel.db.testing import dispose, rolled_back
 from tests.integration.projects import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import time
 import pytest
 from werkzeug.test import EnvironBuilder
 
-from app import access_log, create_app
-from app.access_log import RequestLog, _queue
+from flask_keel import access_log, create_app
+from flask_keel.access_log import RequestLog, _queue
 from tests.conftest import wait_until
 
 
@@ -106,7 +106,7 @@ GEVENT_TURNS = """
 from gevent import monkey; monkey.patch_all()
 import io, json, logging, socket, time
 import gevent
-from app import access_log
+from flask_keel import access_log
 
 class Stream(io.StringIO):
     writes = []

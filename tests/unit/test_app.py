@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from app import create_app
-from app.config import ConfigError
+from flask_keel import create_app
+from flask_keel.config import ConfigError
 from tests.conftest import csrf_headers
 
 

@@ -8,8 +8,8 @@ import pickle
 import msgspec
 import pytest
 
-from app.auth.redirects import safe_next
-from app.sessions.serializers import MsgpackFileSerializer, StrictMsgpackSerializer
+from flask_keel.auth.redirects import safe_next
+from flask_keel.sessions.serializers import MsgpackFileSerializer, StrictMsgpackSerializer
 
 
 @pytest.mark.parametrize(("target", "expected"), [
@@ -59,13 +59,13 @@ def test_file_cache_serializer_writes_msgpack_not_pickle():
     ("[::1]:4200", True), ("10.0.0.1", False), ("example.org", False), ("localhost.example.org", False),
 ])
 def test_loopback_hosts(host, loopback):
-    from app.client.cookies import is_loopback
+    from flask_keel.client.cookies import is_loopback
 
     assert is_loopback(host) is loopback
 
 
 def test_secure_cookies_go_to_loopback_over_http_but_not_elsewhere():
-    from app.client.cookies import LoopbackSession
+    from flask_keel.client.cookies import LoopbackSession
 
     session = LoopbackSession()
     for domain in ("127.0.0.1", "example.org"):

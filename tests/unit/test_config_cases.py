@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.config import ConfigError, load_settings
+from flask_keel.config import ConfigError, load_settings
 from tests.conftest import FIXTURES
 
 

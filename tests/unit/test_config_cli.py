@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from app.config import load_settings
+from flask_keel.config import load_settings
 from tests.conftest import REPO_ROOT
 
 FLASK = str(Path(sys.executable).with_name("flask"))

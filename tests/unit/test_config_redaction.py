@@ -28,9 +28,9 @@ import msgspec
 import pytest
 import yaml
 
-from app.config import load_settings
-from app.config.checks import deploy_findings
-from app.config.redact import REDACTED, redact
+from flask_keel.config import load_settings
+from flask_keel.config.checks import deploy_findings
+from flask_keel.config.redact import REDACTED, redact
 from tests.conftest import REPO_ROOT
 
 R = REDACTED

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from app.cli.feature import FeatureEditor
+from flask_keel.cli.feature import FeatureEditor
 
 REVISION = '''
 revision = {revision!r}

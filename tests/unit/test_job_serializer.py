@@ -9,7 +9,7 @@ import pytest
 from huey.api import Error
 from huey.registry import Message
 
-from app.jobs.serializer import JsonSerializer, PayloadError
+from flask_keel.jobs.serializer import JsonSerializer, PayloadError
 
 
 class Boom:

@@ -8,8 +8,8 @@ import traceback
 
 import pytest
 
-from app import create_app
-from app.server_modules import ServerModuleError
+from flask_keel import create_app
+from flask_keel.server_modules import ServerModuleError
 
 WEB = """
     class Route(object):
@@ -24,13 +24,13 @@ def test_the_shipped_project_loads_every_module(shipped_project, isolated_config
     rules = {rule.rule: rule.endpoint for rule in app.url_map.iter_rules()}
     assert rules["/"] == "core.home" and rules["/ws/info"] == "core_api.info"
     assert 404 in app.error_handler_spec[None] and 500 in app.error_handler_spec[None]
-    from app.realtime import socketio_of
+    from flask_keel.realtime import socketio_of
     assert {"connect", "disconnect", "rpc"} <= set(socketio_of(app).server.handlers["/"])
 
 
 def test_missing_server_package_still_serves_health(user_project, isolated_config, caplog):
     isolated_config()
-    with caplog.at_level(logging.DEBUG, logger="app.server_modules"):
+    with caplog.at_level(logging.DEBUG, logger="flask_keel.server_modules"):
         app = create_app()
     assert "no Server package found" in caplog.text
     client = app.test_client()
@@ -42,7 +42,7 @@ def test_each_missing_module_is_skipped_with_a_debug_line(user_project, isolated
     user_project("Server/__init__.py", "")
     user_project("Server/Web.py", WEB)
     isolated_config()
-    with caplog.at_level(logging.DEBUG, logger="app.server_modules"):
+    with caplog.at_level(logging.DEBUG, logger="flask_keel.server_modules"):
         app = create_app()
     assert app.test_client().get("/hello").data == b"hello from Web"
     for name in ("Middleware", "WS", "ErrorHandler", "Socket"):

@@ -1,4 +1,4 @@
-"""url_for in a request is cached (app.factory.App.url_for): every URL it gives must
+"""url_for in a request is cached (flask_keel.factory.App.url_for): every URL it gives must
 be the one Flask itself builds, whatever the script root, host, blueprint or values."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint, Flask, url_for
 
-from app import create_app
+from flask_keel import create_app
 
 PROBES = [
     ("core.home", {}),

@@ -1,4 +1,4 @@
-"""How many gunicorn workers an instance runs (app/workers.py): one per CPU the
+"""How many gunicorn workers an instance runs (flask_keel/workers.py): one per CPU the
 process may use when Socket.IO can span processes, else one, with the reason."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from app import workers
-from app.config import load_settings
-from app.workers import available_cpus, worker_processes
+from flask_keel import workers
+from flask_keel.config import load_settings
+from flask_keel.workers import available_cpus, worker_processes
 
 AFFINITY = len(os.sched_getaffinity(0))
 
@@ -84,7 +84,7 @@ def test_a_number_overrides_auto(tmp_path):
     ("{PROCESSES: 4}", "{pool_size: 5}", 5),   # the user's own pool_size is kept as given
 ])
 def test_the_mysql_pool_is_shared_out_between_workers(tmp_path, server, engine, expected):
-    from app.db.engines import create_database_engine
+    from flask_keel.db.engines import create_database_engine
 
     path = tmp_path / "config.yml"
     path.write_text(f"SERVER_ENV: {server}\nSERVICES: {{redis: {{HOST: r}}}}\n"
@@ -103,7 +103,7 @@ def test_the_mysql_pool_is_shared_out_between_workers(tmp_path, server, engine, 
 def test_the_log_file_rotates_itself_only_with_one_worker(tmp_path, monkeypatch, server, redis, cpus, handler):
     import logging
 
-    from app.logs import configure_logging
+    from flask_keel.logs import configure_logging
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: set(range(cpus)))
     monkeypatch.setattr(workers, "CGROUP", tmp_path / "no-cgroup")

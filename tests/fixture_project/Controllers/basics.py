@@ -6,8 +6,8 @@ from typing import Annotated, Any
 import msgspec
 from flask import Blueprint, current_app, jsonify
 
-from app.realtime import notify
-from app.rpc import named_request
+from flask_keel.realtime import notify
+from flask_keel.rpc import named_request
 
 api = Blueprint("basics", __name__, url_prefix="/ws")
 

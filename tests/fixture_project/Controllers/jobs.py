@@ -8,8 +8,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from app.auth import login_required
-from app.jobs import periodic_task, progress, task
+from flask_keel.auth import login_required
+from flask_keel.jobs import periodic_task, progress, task
 
 api = Blueprint("jobs", __name__, url_prefix="/ws")
 

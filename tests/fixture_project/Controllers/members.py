@@ -1,13 +1,13 @@
-"""Signing up, in and out, as JSON (what app.client.Client calls)."""
+"""Signing up, in and out, as JSON (what flask_keel.client.Client calls)."""
 
 from flask import Blueprint, jsonify
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import Unauthorized
 
-from app.auth import authenticate, current_user, login, login_rate_limit, login_required, logout, signup_rate_limit
-from app.db import db
-from app.errors import render_error
-from app.payloads import json_body
+from flask_keel.auth import authenticate, current_user, login, login_rate_limit, login_required, logout, signup_rate_limit
+from flask_keel.db import db
+from flask_keel.errors import render_error
+from flask_keel.payloads import json_body
 from Models.Forms.notes import Credentials, SignupIn
 from Models.Persistent.members import Member
 

@@ -4,11 +4,11 @@ from flask import Blueprint, abort, jsonify, render_template
 from sqlalchemy import delete, update
 from werkzeug.exceptions import Forbidden
 
-from app.auth import current_user, login_required
-from app.db import db
-from app.payloads import json_body, query_args
-from app.realtime import notify
-from app.rpc import named_request
+from flask_keel.auth import current_user, login_required
+from flask_keel.db import db
+from flask_keel.payloads import json_body, query_args
+from flask_keel.realtime import notify
+from flask_keel.rpc import named_request
 from Models.Forms.notes import NoteChange, NoteForm, NoteIn, NoteQuery, ShareIn
 from Models.Persistent.notes import Note
 

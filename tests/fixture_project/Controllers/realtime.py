@@ -1,4 +1,4 @@
-from app.realtime import authorize_connection
+from flask_keel.realtime import authorize_connection
 
 
 def connect(auth=None):

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from app.payloads import Id
+from flask_keel.payloads import Id
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
 Body = Annotated[str, msgspec.Meta(max_length=500)]

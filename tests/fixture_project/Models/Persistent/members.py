@@ -1,4 +1,4 @@
-from app.db import AuthorizedUser, db
+from flask_keel.db import AuthorizedUser, db
 
 
 class Member(AuthorizedUser, db.Model):

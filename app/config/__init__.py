@@ -1,5 +1,0 @@
-"""The config system: YAML/JSON files with `${ENV}` values, validated into Settings."""
-
-from app.config.loader import ConfigError, Settings, config_path, load_settings, project_root
-
-__all__ = ["ConfigError", "Settings", "config_path", "load_settings", "project_root"]

@@ -1,5 +1,0 @@
-"""Named requests, served over HTTP and Socket.IO (see router.py)."""
-
-from app.rpc.router import Router, RpcRequest, named_request, public, router
-
-__all__ = ["RpcRequest", "Router", "named_request", "public", "router"]
