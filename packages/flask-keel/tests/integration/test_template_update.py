@@ -1,0 +1,144 @@
+"""`python -m app template update` on a project made from a release, with no shared history.
+
+Two releases are made of a scratch clone of this repository: v1.0.0 as it is, and v2.0.0
+that changes the Dockerfile, a port line of docker-compose.yml, a line of .env.example
+and fixes a bug in the framework. A project is copied from v1 as "Use this template"
+copies it (a new repository, no history), then edited by its user.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+FIX = "packages/flask-keel/src/flask_keel/passwords.py"
+COMPOSE_PORT = '      - "${APP_BIND:-127.0.0.1}:${APP_PORT:-4200}:4200"'
+
+
+def git(cwd: Path, *args: str) -> str:
+    environ = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+    return subprocess.run(["git", *args], cwd=cwd, env=environ, capture_output=True, text=True, check=True).stdout
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def run_update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {key: value for key, value in os.environ.items() if key not in ("APP_ROOT", "APP_CONFIG")}
+    environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    return subprocess.run([sys.executable, "-m", "app", "template", "update", *args], cwd=project, env=environ,
+                          capture_output=True, text=True, timeout=120)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and ".git" not in p.relative_to(root).parts}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> Path:
+    """A scratch template with releases v1.0.0 and v2.0.0."""
+    scratch = tmp_path_factory.mktemp("template") / "template"
+    git(REPO_ROOT, "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(scratch))
+    for tag in git(scratch, "tag", "--list").split():
+        git(scratch, "tag", "-d", tag)
+    assert 'version = "1.0.0"' in (scratch / "template-version.toml").read_text()
+    git(scratch, "tag", "v1.0.0")
+    edit(scratch / "Dockerfile", "ARG PYTHON_VERSION=3.11", "ARG PYTHON_VERSION=3.11\nARG TEMPLATE_V2=1")
+    edit(scratch / "docker-compose.yml", COMPOSE_PORT, COMPOSE_PORT.replace("4200}:4200", "4300}:4200"))
+    env_example = (scratch / ".env.example").read_text().splitlines()
+    first = next(i for i, line in enumerate(env_example) if line.startswith("#") and len(line) > 10)
+    env_example[first] += " (v2)"
+    (scratch / ".env.example").write_text("\n".join(env_example) + "\n")
+    (scratch / FIX).write_text((scratch / FIX).read_text() + "\n# fixed in v2\n")
+    edit(scratch / "template-version.toml", 'version = "1.0.0"', 'version = "2.0.0"')
+    git(scratch, "commit", "--quiet", "-am", "v2")
+    git(scratch, "tag", "v2.0.0")
+    return scratch
+
+
+def project_from(template: Path, where: Path) -> Path:
+    """A project as "Use this template" makes it: the release's files in a new repository."""
+    where.mkdir()
+    archive = subprocess.run(["git", "archive", "v1.0.0"], cwd=template, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(where)], input=archive, check=True)
+    git(where, "init", "--quiet")
+    git(where, "add", "-A")
+    git(where, "commit", "--quiet", "-m", "Initial commit")
+    return where
+
+
+def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path):
+    project = project_from(template, tmp_path / "project")
+    edit(project / "Controllers/core.py", '"""', '"""Edited by the project.\n', )
+    (project / "Controllers/rooms.py").write_text("ROOMS = []  # the project's own feature\n")
+    migration = project / "migrations/versions/rooms_0001_create.py"
+    migration.write_text('"""create rooms"""\nrevision = "rooms_0001"\n')
+    edit(project / "docker-compose.yml", COMPOSE_PORT, COMPOSE_PORT.replace("4200}:4200", "8080}:4200"))
+    (project / "SECURITY.md").unlink()
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "the project's work")
+    own = {path: (project / path).read_bytes()
+           for path in ("Controllers/core.py", "Controllers/rooms.py", "migrations/versions/rooms_0001_create.py")}
+
+    result = run_update(project, "--from", str(template))
+    assert result.returncode == 0, result.stderr
+
+    assert (project / FIX).read_text().endswith("# fixed in v2\n")  # the framework, whole
+    assert "ARG TEMPLATE_V2=1" in (project / "Dockerfile").read_text()
+    assert "(v2)" in (project / ".env.example").read_text()
+    assert {path: (project / path).read_bytes() for path in own} == own  # the project's own code
+    assert not (project / "SECURITY.md").exists()  # deleted by the project: stays deleted
+    compose = (project / "docker-compose.yml").read_text()
+    assert "<<<<<<< docker-compose.yml (yours)" in compose and "8080}:4200" in compose and "4300}:4200" in compose
+    assert "docker-compose.yml" in result.stdout.split("conflicts")[1]
+    assert "next: resolve them" in result.stdout
+    assert 'version = "2.0.0"' in (project / "template-version.toml").read_text()
+
+    # Resolved (the project's port kept), the project's config still loads and checks.
+    lines = compose.splitlines()
+    start = lines.index("<<<<<<< docker-compose.yml (yours)")
+    middle = next(i for i in range(start, len(lines)) if lines[i].startswith("======="))
+    end = next(i for i in range(middle, len(lines)) if lines[i].startswith(">>>>>>>"))
+    ours = [line for line in lines[start + 1:middle] if not line.startswith("|||||||")]
+    resolved = lines[:start] + ours + lines[end + 1:]
+    (project / "docker-compose.yml").write_text("\n".join(resolved) + "\n")
+    assert "<<<<<<<" not in (project / "docker-compose.yml").read_text()
+    checked = subprocess.run([sys.executable, "-m", "app", "config", "show"], cwd=project, capture_output=True,
+                             text=True, timeout=60,
+                             env={k: v for k, v in os.environ.items() if k not in ("APP_ROOT", "APP_CONFIG")})
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_a_dirty_tree_is_refused_and_a_failed_update_changes_nothing(template, tmp_path):
+    project = project_from(template, tmp_path / "project")
+    (project / "Controllers/core.py").write_text((project / "Controllers/core.py").read_text() + "# wip\n")
+    before = snapshot(project)
+    refused = run_update(project, "--from", str(template))
+    assert refused.returncode != 0 and "uncommitted changes" in refused.stderr
+    assert snapshot(project) == before
+
+    git(project, "checkout", "--", ".")
+    before = snapshot(project)
+    unknown = run_update(project, "--from", str(template), "--to", "v9.0.0")
+    assert unknown.returncode != 0 and "no release v9.0.0" in unknown.stderr
+    # A file the update must write cannot be: an empty folder (git does not see it) stands
+    # where the framework's fixed file goes, after the Dockerfile and compose were written.
+    (project / FIX).unlink()
+    git(project, "commit", "--quiet", "-am", "a framework file gone")
+    (project / FIX).mkdir()
+    before = snapshot(project)
+    failed = run_update(project, "--from", str(template))
+    assert failed.returncode != 0, failed.stdout
+    assert "nothing was changed" in failed.stderr
+    assert snapshot(project) == before
+    assert 'version = "1.0.0"' in (project / "template-version.toml").read_text()
