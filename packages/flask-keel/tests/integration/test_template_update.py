@@ -17,7 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 FIX = "packages/flask-keel/src/flask_keel/passwords.py"
-COMPOSE_PORT = '      - "${APP_BIND:-127.0.0.1}:${APP_PORT:-4200}:4200"'
+COMPOSE_PORT = '      - "${APP_BIND:-127.0.0.1}:${APP_PORT-4200}:4200"'
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -178,7 +178,8 @@ def apply(root: Path, plan: Plan) -> None:
         for path, entry in saved.items():
             local = root / path
             if entry is None:
-                local.unlink(missing_ok=True)
+                if local.is_file() or local.is_symlink():
+                    local.unlink()
             else:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 local.write_bytes(entry[0])
