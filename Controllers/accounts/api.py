@@ -1,4 +1,4 @@
-"""Signup, login and logout as JSON services (Fluxon's signup view and request.login).
+"""Signup, login and logout as JSON services.
 
 A client first reads a CSRF token from GET /ws/csrf and sends it as X-CSRFToken
 with every POST. Login answers with a new token: the session is new.

@@ -65,7 +65,7 @@ class Student(db.Model):
     user: Mapped[User] = relationship(backref=_profile_of_user("student"))
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="student", cascade="all, delete-orphan",
                                                          passive_deletes=True)
-    # Fluxon's ManyToManyField(through='Enrollment'): read through the enrolments.
+    # A many-to-many through Enrollment: read through the enrolments.
     courses: Mapped[list[Course]] = relationship(secondary="enrollments", viewonly=True, order_by="Course.id")
 
     def to_dict(self) -> dict[str, object]:
