@@ -32,11 +32,18 @@ def edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def run_update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def app_command(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`python -m app ...` in a project, as its user runs it (no APP_ROOT or APP_CONFIG of ours)."""
     environ = {key: value for key, value in os.environ.items() if key not in ("APP_ROOT", "APP_CONFIG")}
     environ["PYTHONDONTWRITEBYTECODE"] = "1"
-    return subprocess.run([sys.executable, "-m", "app", "template", "update", *args], cwd=project, env=environ,
-                          capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "app", *args], cwd=project, env=environ,
+                            capture_output=True, text=True, timeout=120)
+    assert not check or result.returncode == 0, result.stderr
+    return result
+
+
+def run_update(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return app_command(project, "template", "update", *args, check=False)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
@@ -60,8 +67,10 @@ def template(tmp_path_factory) -> Path:
     env_example[first] += " (v2)"
     (scratch / ".env.example").write_text("\n".join(env_example) + "\n")
     (scratch / FIX).write_text((scratch / FIX).read_text() + "\n# fixed in v2\n")
+    app_command(scratch, "template", "record")  # a release records its framework's files
     edit(scratch / "template-version.toml", 'version = "1.0.0"', 'version = "2.0.0"')
-    git(scratch, "commit", "--quiet", "-am", "v2")
+    git(scratch, "add", "-A")
+    git(scratch, "commit", "--quiet", "-m", "v2")
     git(scratch, "tag", "v2.0.0")
     return scratch
 
@@ -113,10 +122,13 @@ def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path)
     resolved = lines[:start] + ours + lines[end + 1:]
     (project / "docker-compose.yml").write_text("\n".join(resolved) + "\n")
     assert "<<<<<<<" not in (project / "docker-compose.yml").read_text()
-    checked = subprocess.run([sys.executable, "-m", "app", "config", "show"], cwd=project, capture_output=True,
-                             text=True, timeout=60,
-                             env={k: v for k, v in os.environ.items() if k not in ("APP_ROOT", "APP_CONFIG")})
-    assert checked.returncode == 0, checked.stderr
+    app_command(project, "config", "show")
+
+    # The framework came whole: `make lint`'s check passes, and names a file once it is edited.
+    assert "as released" in app_command(project, "template", "check").stdout
+    (project / FIX).write_text((project / FIX).read_text() + "# a local edit\n")
+    edited = app_command(project, "template", "check", check=False)
+    assert edited.returncode == 1 and f"{FIX} (changed)" in edited.stderr
 
 
 def test_a_dirty_tree_is_refused_and_a_failed_update_changes_nothing(template, tmp_path):

@@ -11,6 +11,7 @@ new release is recorded only when all of it was written.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import subprocess
 import tarfile
@@ -32,6 +33,8 @@ SHIPPED = (
     "app/", ".gitignore", ".gitattributes", "SECURITY.md", "CHANGELOG.md",
 )
 TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+# The framework's files as released, in `sha256sum` format: what `template check` compares.
+RECORD = "FILES.sha256"
 
 
 class UpdateError(click.ClickException):
@@ -225,6 +228,35 @@ def update(root: Path, source: str | None, to: str | None, echo=click.echo) -> P
     return plan
 
 
+def framework_files(folder: Path) -> dict[str, str]:
+    """Each file of the framework folder that git would keep (.gitignore applies), with its sha256."""
+    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".", cwd=folder)
+    files = {}
+    for name in sorted(set(listed.decode().split("\0")) - {"", RECORD}):
+        path = folder / name
+        if path.is_file():
+            files[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def record(folder: Path) -> None:
+    lines = [f"{digest}  {name}\n" for name, digest in framework_files(folder).items()]
+    (folder / RECORD).write_text("".join(lines), encoding="utf-8")
+
+
+def edited_files(folder: Path) -> list[str]:
+    """The framework's files that differ from its record: changed, added or removed."""
+    try:
+        text = (folder / RECORD).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [RECORD + " (missing)"]
+    recorded = dict(reversed(line.split("  ", 1)) for line in text.splitlines() if line.strip())
+    present = framework_files(folder)
+    return sorted([f"{name} (changed)" for name in present if name in recorded and present[name] != recorded[name]]
+                  + [f"{name} (added)" for name in present if name not in recorded]
+                  + [f"{name} (removed)" for name in recorded if name not in present])
+
+
 @click.group("template")
 def template_group() -> None:
     """Take the template's later releases into this project."""
@@ -239,3 +271,28 @@ def update_command(to: str | None, source: str | None) -> None:
     from flask_keel.config.loader import project_root
 
     update(project_root(), source, to)
+
+
+@template_group.command("check")
+def check_command() -> None:
+    """Fail, naming the files, when packages/flask-keel differs from the release it came with."""
+    from flask_keel.config.loader import project_root
+
+    folder = project_root() / FRAMEWORK
+    edited = edited_files(folder)
+    if edited:
+        lines = "\n".join(f"  {FRAMEWORK}/{name}" for name in edited)
+        raise click.ClickException(
+            f"{FRAMEWORK} was edited; `template update` replaces it whole, so these changes would be lost:\n"
+            f"{lines}\nPut the change in the framework upstream (where the framework itself is developed, "
+            f"`python -m app template record` then records the new files).")
+    click.echo(f"{FRAMEWORK}: as released ({len(framework_files(folder))} files)")
+
+
+@template_group.command("record")
+def record_command() -> None:
+    """Write packages/flask-keel/FILES.sha256 (where the framework itself is developed)."""
+    from flask_keel.config.loader import project_root
+
+    record(project_root() / FRAMEWORK)
+    click.echo(f"{FRAMEWORK}/{RECORD} written")
