@@ -52,7 +52,10 @@ class Plan:
 
 def _git(*args: str, cwd: Path | None = None, data: bytes | None = None) -> bytes:
     command = ["git", *args]
-    result = subprocess.run(command, cwd=cwd, input=data, capture_output=True, check=False)  # noqa: S603
+    try:
+        result = subprocess.run(command, cwd=cwd, input=data, capture_output=True, check=False)  # noqa: S603
+    except FileNotFoundError:
+        raise UpdateError("git is not installed: the template commands need it") from None
     if result.returncode != 0:
         raise UpdateError(f"git {' '.join(args[:2])} failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
