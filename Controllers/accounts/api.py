@@ -10,6 +10,7 @@ from flask import Blueprint, jsonify
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import Unauthorized
 
+from Controllers.accounts.service import create_user
 from flask_keel.auth import (
     authenticate,
     current_user,
@@ -21,7 +22,6 @@ from flask_keel.auth import (
 )
 from flask_keel.errors import render_error
 from flask_keel.payloads import json_body
-from Controllers.accounts.service import create_user
 from Models.Forms.accounts import LoginIn, SignupIn
 
 api = Blueprint("accounts_api", __name__, url_prefix="/ws")

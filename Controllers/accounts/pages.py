@@ -7,10 +7,18 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from flask_keel.auth import authenticate, current_user, login_rate_limit, login_required, logout, safe_next, signup_rate_limit
+from Controllers.accounts.service import create_user, username_taken
+from flask_keel.auth import (
+    authenticate,
+    current_user,
+    login_rate_limit,
+    login_required,
+    logout,
+    safe_next,
+    signup_rate_limit,
+)
 from flask_keel.auth import login as log_in  # the page below is `login`: its endpoint is accounts.login
 from flask_keel.ui import panels
-from Controllers.accounts.service import create_user, username_taken
 from Models.Forms.accounts import LoginForm, SignupForm
 
 pages = Blueprint("accounts", __name__)

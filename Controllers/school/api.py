@@ -13,12 +13,12 @@ import msgspec
 from flask import Blueprint, jsonify
 from sqlalchemy import func
 
+from Controllers.school import service
 from flask_keel.auth import current_user, login_required
 from flask_keel.cache import cache
 from flask_keel.db import db
 from flask_keel.payloads import json_body, query_args
 from flask_keel.rpc import RpcRequest, named_request
-from Controllers.school import service
 from Models.Forms.school import (
     CourseBulkChange,
     CourseChange,

@@ -8,14 +8,14 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, request, url_for
 from sqlalchemy.orm import selectinload
 
+from Controllers.accounts.pages import render_dashboard
+from Controllers.school import service
+from Controllers.school.jobs import import_students
 from flask_keel.auth import current_user, login_required
 from flask_keel.db import db
 from flask_keel.errors import wants_json
 from flask_keel.request_limits import body_limit
 from flask_keel.ui import dashboard_panel
-from Controllers.accounts.pages import render_dashboard
-from Controllers.school import service
-from Controllers.school.jobs import import_students
 from Models.Forms.school import CourseForm, EnrollForm, StudentForm, TeacherForm
 from Models.Persistent.accounts import User
 from Models.Persistent.school import Course, Enrollment, Student, Teacher

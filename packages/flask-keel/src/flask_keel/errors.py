@@ -73,3 +73,6 @@ def register_default_error_handlers(app: Flask) -> None:
     # Keyed by HTTPException: Flask tries handlers registered for a status code
     # (the user's) before class-wide ones, so this only fills the gaps.
     app.register_error_handler(HTTPException, handle_http_exception)
+
+
+__all__ = ["error_body", "render_error", "wants_json"]

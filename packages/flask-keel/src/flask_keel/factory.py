@@ -10,16 +10,17 @@ from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import Any
 
-from flask import Flask
-from flask.globals import _cv_request
+from flask import Flask, has_request_context, request
+from flask.globals import request_ctx
 
 from flask_keel import extensions
 from flask_keel.access_log import register_access_log
 from flask_keel.auth import init_auth
 from flask_keel.cache import CACHE_KEY, build_cache
 from flask_keel.config import Settings, load_settings
-from flask_keel.db import init_databases
+from flask_keel.db import db
 from flask_keel.db.errors import register_database_error_handlers
+from flask_keel.db.extension import init_databases
 from flask_keel.devkey import dev_app_key
 from flask_keel.errors import register_default_error_handlers
 from flask_keel.health import health
@@ -58,13 +59,15 @@ class App(Flask):
 
     def url_for(self, endpoint: str, /, *, _anchor: str | None = None, _method: str | None = None,
                 _scheme: str | None = None, _external: bool | None = None, **values: Any) -> str:
-        context = _cv_request.get(None)
-        if (context is None or _anchor is not None or _method is not None or _scheme is not None or _external
-                or self.url_default_functions):  # url_defaults may add values from anywhere: not cached
+        # Flask's public accessors of the request context (flask.globals.request_ctx is the one
+        # Flask's deprecation of _request_ctx_stack points to), not its private context variable.
+        if (_anchor is not None or _method is not None or _scheme is not None or _external
+                or self.url_default_functions  # url_defaults may add values from anywhere: not cached
+                or not has_request_context()):
             return super().url_for(endpoint, _anchor=_anchor, _method=_method, _scheme=_scheme,
                                    _external=_external, **values)
-        adapter = context.url_adapter
-        blueprint = context.request.blueprint if endpoint[:1] == "." else None
+        adapter = request_ctx.url_adapter
+        blueprint = request.blueprint if endpoint[:1] == "." else None
         try:
             key = (endpoint, blueprint, adapter.script_name, adapter.server_name, adapter.subdomain,
                    adapter.url_scheme, *sorted(values.items()))
@@ -112,7 +115,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     # line and the HSTS decision see the client's address and scheme.
     register_request_limits(app)
     register_security_headers(app)
-    register_metrics(app, settings)
+    register_app_metrics(app, settings)
     register_logging(app)
     register_proxies(app, settings)
     return app
@@ -168,6 +171,12 @@ def register_proxies(app: Flask, settings: Settings) -> None:
 def register_error_handlers(app: Flask) -> None:
     register_database_error_handlers(app)
     register_default_error_handlers(app)
+
+
+def register_app_metrics(app: Flask, settings: Settings) -> None:
+    eio = socketio_of(app).server.eio
+    register_metrics(app, settings, long_lived_prefix=socketio_prefix(app), eio=eio,
+                     engines=lambda: db.engines_by_name(app))
 
 
 def register_logging(app: Flask) -> None:

@@ -16,7 +16,7 @@ matched (a 404), its method (`other` for any method no route uses) and its statu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -51,20 +51,24 @@ ROUTE_KEY = "flask_keel.metrics.route"  # the matched URL rule, kept in the WSGI
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def register_metrics(app: Flask, settings: Settings) -> None:
-    """Count requests, sockets and pool use, when SERVER_ENV.METRICS_PORT asks for metrics."""
+def register_metrics(app: Flask, settings: Settings, *, long_lived_prefix: str, eio: Any,
+                     engines: Callable[[], Mapping[str, Engine]]) -> None:
+    """Count requests, sockets and pool use, when SERVER_ENV.METRICS_PORT asks for metrics.
+
+    What is counted is handed in by the factory (metrics sits below db and realtime):
+    `long_lived_prefix`, the path prefix of Socket.IO's requests (not timed); `eio`, the
+    Engine.IO server whose connections are counted; `engines`, the databases' engines
+    by name (called only when metrics are on).
+    """
     if settings.server.METRICS_PORT is None:
         return
-    from flask_keel.db import db
-    from flask_keel.realtime import socketio_of, socketio_prefix
-
-    app.wsgi_app = RequestMetrics(app.wsgi_app, long_lived_prefix=socketio_prefix(app))  # type: ignore[method-assign]
+    app.wsgi_app = RequestMetrics(app.wsgi_app, long_lived_prefix=long_lived_prefix)  # type: ignore[method-assign]
     # Flask forgets the request (and its rule) before the middleware gets the response
     # back, so the rule is noted in the environ as soon as routing matched one: the
     # first of the app's URL value preprocessors, which run before any view or hook.
     app.url_value_preprocessors.setdefault(None, []).insert(0, note_route)
-    count_sockets(socketio_of(app).server.eio)
-    for name, engine in db.engines_by_name(app).items():
+    count_sockets(eio)
+    for name, engine in engines().items():
         watch_pool(name, engine)
 
 

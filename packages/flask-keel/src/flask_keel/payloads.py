@@ -128,3 +128,6 @@ def query_args(kind: type[T]) -> T:
     except msgspec.ValidationError as exc:
         reason, field = _field_of(str(exc))
         raise InvalidPayload(reason, field) from None
+
+
+__all__ = ["Id", "Int64", "InvalidPayload", "decode", "json_body", "query_args"]

@@ -122,3 +122,6 @@ def register_request_limits(app: Flask) -> None:
     seconds = float(app.config["REQUEST_BODY_TIMEOUT"] or 0)
     if seconds > 0 and gevent_patched():
         app.wsgi_app = BodyDeadline(app.wsgi_app, seconds)  # type: ignore[method-assign]
+
+
+__all__ = ["body_limit"]

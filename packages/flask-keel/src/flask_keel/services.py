@@ -76,3 +76,6 @@ def memcached_client(settings: Settings) -> PooledClient | None:
         # refused write (an item over memcached's size limit) looked like a success.
         default_noreply=False,
     )
+
+
+__all__ = ["memcached_client", "redis_client", "redis_url"]

@@ -55,3 +55,6 @@ def panels(user: Any, forms: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]
 
 def init_ui(app: Flask) -> None:
     app.context_processor(lambda: {"nav_links": app.extensions.get(NAV_KEY, ())})
+
+
+__all__ = ["Panel", "dashboard_panel", "nav_link", "panels"]

@@ -1,4 +1,4 @@
-"""Session login (Fluxon's AuthorizedUser and request.login), CSRF and login limits.
+"""Session login (a user model with AuthorizedUser, login and logout), CSRF and login limits.
 
     from flask_keel.auth import current_user, login, login_required, logout
 
@@ -13,6 +13,7 @@ import threading
 from functools import cache
 from typing import TYPE_CHECKING
 
+from blinker import Namespace
 from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_login import utils as flask_login_utils
@@ -26,14 +27,13 @@ from flask_keel.auth.session_user import SessionUser
 from flask_keel.db.authorized_user import AuthorizedUser, normalise_username
 from flask_keel.errors import render_error, wants_json
 from flask_keel.passwords import verify_password
-from flask_keel.realtime.connections import end_login_sockets
 from flask_keel.sessions import rotate_session
 
 if TYPE_CHECKING:
     from flask_keel.config import Settings
 
-__all__ = ["authenticate", "current_user", "csrf", "init_auth", "login", "login_rate_limit",
-           "login_required", "logout", "safe_next", "signup_rate_limit", "user_model"]
+__all__ = ["authenticate", "current_user", "csrf", "login", "login_ended", "login_rate_limit", "login_required",
+           "logout", "safe_next", "signup_rate_limit", "user_model"]
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -42,6 +42,14 @@ csrf_blueprint = Blueprint("csrf", __name__)
 USER_MODEL_KEY = "app.user_model"
 # Where a page that needs a login sends the browser; FLASK.CONFIG.LOGIN_VIEW overrides it.
 DEFAULT_LOGIN_VIEW = "accounts.login"
+
+# Sent when a login ends: logged out, or replaced by another login over the same
+# browser session. Sender: the app; keyword `session_id`: the stored session id the
+# login had. flask_keel.realtime connects to it to disconnect that login's sockets in
+# every process; auth itself knows nothing of sockets.
+login_ended = Namespace().signal("flask-keel.login-ended")
+
+
 @cache
 def _dummy_hash() -> str:
     """Compared against when the username is unknown, so a wrong username takes as long
@@ -111,7 +119,7 @@ def login(user) -> None:
     session[USERNAME_KEY] = user.username
     session.permanent = True
     rotate_session()
-    end_login_sockets(previous)  # a login replaced by another takes its sockets along
+    _end_login(previous)  # a login replaced by another takes its sockets along
 
 
 def logout() -> None:
@@ -119,7 +127,12 @@ def logout() -> None:
     previous = _login_id()
     logout_user()
     session.clear()
-    end_login_sockets(previous)
+    _end_login(previous)
+
+
+def _end_login(session_id: str | None) -> None:
+    if session_id:
+        login_ended.send(current_app._get_current_object(), session_id=session_id)
 
 
 @csrf_blueprint.get("/ws/csrf")

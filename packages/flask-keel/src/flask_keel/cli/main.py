@@ -15,6 +15,7 @@ from flask_keel.cli.feature import feature_group
 from flask_keel.cli.jobs import jobs_group
 from flask_keel.cli.realtime import realtime_group
 from flask_keel.cli.serve import serve_command
+from flask_keel.cli.template import template_group
 from flask_keel.cli.wait import wait_command
 
 
@@ -33,7 +34,11 @@ cli.add_command(feature_group)
 cli.add_command(jobs_group)
 cli.add_command(realtime_group)
 cli.add_command(wait_command)
+cli.add_command(template_group)
 
 
 def main() -> None:
     cli.main(prog_name="python -m app")
+
+
+__all__ = ["main"]

@@ -1,4 +1,4 @@
-"""A Python client for the app (the successor of Fluxon's ConnectionHandler).
+"""A Python client for the app: HTTP, named requests and pushes over one login.
 
     from flask_keel.client import Client
 

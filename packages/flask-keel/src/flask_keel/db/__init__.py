@@ -9,8 +9,8 @@
 from flask_keel.db.authorized_user import AuthorizedUser, normalise_username
 from flask_keel.db.base import NAMING_CONVENTION
 from flask_keel.db.engines import ReadOnlyDatabaseError
-from flask_keel.db.extension import Database, ModelsModuleError, db, init_databases
+from flask_keel.db.extension import Database, ModelsModuleError, db
 from flask_keel.db.types import UTCDateTime
 
 __all__ = ["NAMING_CONVENTION", "AuthorizedUser", "Database", "ModelsModuleError", "ReadOnlyDatabaseError",
-           "UTCDateTime", "db", "init_databases", "normalise_username"]
+           "UTCDateTime", "db", "normalise_username"]

@@ -1,7 +1,6 @@
 """AuthorizedUser: the columns and password handling every login-able user needs.
 
-A models module mixes it into its own user model (Fluxon's
-`class User(Models.AuthorizedUser)`):
+A models module mixes it into its own user model:
 
     class User(AuthorizedUser, Base):
         __tablename__ = "users"

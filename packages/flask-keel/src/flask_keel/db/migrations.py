@@ -223,3 +223,6 @@ def run_migrations_online(context: Any, app: Flask) -> None:
         finally:
             for connection, _ in opened:
                 connection.close()
+
+
+__all__ = ["run_migrations_online"]

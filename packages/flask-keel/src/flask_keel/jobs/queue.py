@@ -17,16 +17,18 @@ import datetime
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from flask import Flask, current_app
 from huey import Huey
 from huey import signals as S
 from huey.api import TaskWrapper
+from huey.exceptions import CancelExecution
 
 from flask_keel.jobs.serializer import JsonSerializer
 from flask_keel.jobs.storage import ClaimingRedisStorage, ClaimingSqliteStorage
-from flask_keel.jobs.tasks import DEFINED, USER_KEY, JobError, JobFunction, RunningJob, _running
 from flask_keel.services import redis_url
 
 log = logging.getLogger("flask_keel.jobs")
@@ -35,6 +37,52 @@ JOBS_KEY = "flask_keel.jobs"
 FAILED_PREFIX = "failed:"
 
 Pusher = Callable[[int, str, Any], None]
+
+# The kwarg that carries the enqueuing user's id; taken out before the function runs.
+USER_KEY = "_job_user"
+
+
+class TaskDefinition(Protocol):
+    """A task as the queue sees it: flask_keel.jobs.tasks.JobFunction (tasks imports this module)."""
+
+    name: str
+    options: dict[str, Any]
+    schedule: Any
+
+    def runner(self) -> Callable[..., Any]: ...
+
+    def due(self, timestamp: datetime.datetime) -> int | None: ...
+
+
+# Every task defined so far, by name ("module.function"), filled by flask_keel.jobs.tasks.
+# A module imported again (tests load projects afresh) replaces its tasks here.
+DEFINED: dict[str, TaskDefinition] = {}
+
+
+class JobError(CancelExecution):
+    """A failure the user should read, and that retrying cannot fix (a bad CSV row).
+
+    Not retried; its message is pushed as the job's error as it is.
+    """
+
+    def __init__(self, message: str):
+        super().__init__(message, retry=False)
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    queue: JobQueue
+    id: str
+    name: str
+    user: int | None
+
+
+_running: ContextVar[RunningJob | None] = ContextVar("running_job", default=None)
+
+
+def running_job() -> RunningJob | None:
+    """The job this code runs in, or None outside a job."""
+    return _running.get()
 
 
 class JobQueue(Huey):
@@ -50,7 +98,7 @@ class JobQueue(Huey):
 
     # --- tasks ---------------------------------------------------------------
 
-    def wrapper(self, function: JobFunction) -> TaskWrapper:
+    def wrapper(self, function: TaskDefinition) -> TaskWrapper:
         """Huey's wrapper of `function` in this queue, registered on first use."""
         known = self._wrappers.get(function.name)
         if known is not None:
@@ -75,7 +123,7 @@ class JobQueue(Huey):
         timestamp = timestamp or self._get_timestamp()
         due = []
         for wrapper in list(self._wrappers.values()):
-            function: JobFunction = wrapper._job_function
+            function: TaskDefinition = wrapper._job_function
             if function.schedule is None:
                 continue
             period = function.due(timestamp)

@@ -24,48 +24,13 @@ from __future__ import annotations
 import datetime
 import functools
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from huey import crontab
-from huey.exceptions import CancelExecution
 
-if TYPE_CHECKING:
-    from flask_keel.jobs.queue import JobQueue
-
-# The kwarg that carries the enqueuing user's id; taken out before the function runs.
-USER_KEY = "_job_user"
-
-# Every task defined so far, by name ("module.function"). A module imported again
-# (tests load projects afresh) replaces its tasks here.
-DEFINED: dict[str, JobFunction] = {}
-
-
-class JobError(CancelExecution):
-    """A failure the user should read, and that retrying cannot fix (a bad CSV row).
-
-    Not retried; its message is pushed as the job's error as it is.
-    """
-
-    def __init__(self, message: str):
-        super().__init__(message, retry=False)
-
-
-@dataclass(frozen=True)
-class RunningJob:
-    queue: JobQueue
-    id: str
-    name: str
-    user: int | None
-
-
-_running: ContextVar[RunningJob | None] = ContextVar("running_job", default=None)
-
-
-def running_job() -> RunningJob | None:
-    """The job this code runs in, or None outside a job."""
-    return _running.get()
+# What a job is (its id, its user, the context it runs in) belongs to the queue that
+# runs it; the task API is built on top of it, and re-exports what Controllers use.
+from flask_keel.jobs.queue import DEFINED, USER_KEY, JobError, jobs_of, running_job
 
 
 def progress(percent: float, message: str = "") -> None:
@@ -73,7 +38,7 @@ def progress(percent: float, message: str = "") -> None:
 
     Outside a job (a test calling `.run()`) it does nothing.
     """
-    job = _running.get()
+    job = running_job()
     if job is None:
         return
     percent = max(0.0, min(100.0, float(percent)))
@@ -97,8 +62,6 @@ class JobFunction:
 
     def enqueue_for(self, user: Any, *args: Any, **kwargs: Any) -> str:
         """Enqueue for a user (object or id; None: nobody is told); the job's id."""
-        from flask_keel.jobs.queue import jobs_of
-
         queue = jobs_of()
         user_id = getattr(user, "id", user)
         job = queue.wrapper(self).s(*args, **kwargs, **{USER_KEY: user_id})

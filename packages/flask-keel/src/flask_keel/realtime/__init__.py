@@ -30,6 +30,7 @@ from flask_keel.realtime.connections import (
     DEFAULT_CONNECT_TIMEOUT,
     ConnectDeadline,
     GuardedSocketIO,
+    end_login_sockets,
     remember_socket_user,
     session_room,
 )
@@ -96,6 +97,12 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     )
     if app.config["SOCKETIO_CONNECT_TIMEOUT"]:
         ConnectDeadline(socketio, float(app.config["SOCKETIO_CONNECT_TIMEOUT"]))
+    # Logging out (or in again over a login) ends that login's sockets: auth sends the
+    # signal, realtime acts on it (auth never imports realtime). Imported here, as
+    # auth is below, so that importing realtime alone (an Emitter) stays light.
+    from flask_keel.auth import login_ended
+
+    login_ended.connect(_end_sockets_of_login)
     socketio.on_event("rpc", handle_rpc)
     app.wsgi_app = app.extensions[PATHS_KEY] = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
     # python-engineio hangs on a failed or interrupted polling-to-websocket upgrade (see upgrade.py).
@@ -103,6 +110,12 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     if queue:
         log.debug("Socket.IO message queue on Redis (channel %s)", channel(settings))
     return socketio
+
+
+def _end_sockets_of_login(app: Flask, session_id: str | None = None, **_: Any) -> None:
+    """flask_keel.auth.login_ended's receiver: disconnect that login's sockets, in every process."""
+    if "socketio" in app.extensions:
+        end_login_sockets(session_id, app)
 
 
 class SocketIOPaths:

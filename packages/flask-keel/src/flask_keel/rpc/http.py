@@ -15,12 +15,15 @@ from flask import Flask, Response, request
 
 from flask_keel.payloads import decode
 from flask_keel.rpc.encoding import to_json
-from flask_keel.rpc.router import dispatch
 
 ENDPOINT_PREFIX = "named-request:"
 
+# router.dispatch: (name, payload, transport) -> the view's result. Handed in by the
+# router, which imports this module (never the other way round).
+Dispatch = Callable[[str, Any, str], Any]
 
-def http_view(name: str, view: Callable[..., Any]) -> Callable[[], Response]:
+
+def http_view(name: str, view: Callable[..., Any], dispatch: Dispatch) -> Callable[[], Response]:
     def call() -> Response:
         body = request.get_data(cache=True)
         # Any JSON at all (the view's own struct checks it further); no body is None.
@@ -31,13 +34,13 @@ def http_view(name: str, view: Callable[..., Any]) -> Callable[[], Response]:
     return functools.update_wrapper(call, view)
 
 
-def add_http_rule(app: Flask, name: str, view: Callable[..., Any]) -> None:
+def add_http_rule(app: Flask, name: str, view: Callable[..., Any], dispatch: Dispatch) -> None:
     path = f"/ws/{name}"
     for rule in app.url_map.iter_rules():
         if rule.rule == path and not rule.endpoint.startswith(ENDPOINT_PREFIX) and "POST" in (rule.methods or ()):
             raise ValueError(f"the named request {name!r} would answer POST {path}, which {rule.endpoint} serves")
     endpoint = ENDPOINT_PREFIX + name
     if endpoint in app.view_functions:  # mapped again (a new view for the name): the rule stays
-        app.view_functions[endpoint] = http_view(name, view)
+        app.view_functions[endpoint] = http_view(name, view, dispatch)
         return
-    app.add_url_rule(path, endpoint, http_view(name, view), methods=["POST"])
+    app.add_url_rule(path, endpoint, http_view(name, view, dispatch), methods=["POST"])

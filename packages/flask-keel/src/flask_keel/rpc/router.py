@@ -1,4 +1,4 @@
-"""Named requests (Fluxon's router): one mapping from a name to a view, served as
+"""Named requests: one mapping from a name to a view, served as
 `POST /ws/<name>` (JSON in, JSON out) and as the Socket.IO `rpc` event with an ack.
 
     # Server/WS.py
@@ -27,6 +27,7 @@ from flask import Flask, current_app, g
 from werkzeug.exceptions import HTTPException, NotFound
 
 from flask_keel.request_id import new_request_id
+from flask_keel.rpc.http import add_http_rule
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +89,13 @@ class Router:
         self.views: dict[str, Callable[[RpcRequest], Any]] = {}
 
     def map(self, mapping: dict[str, Callable[[RpcRequest], Any]]) -> Router:
-        from flask_keel.rpc.http import add_http_rule
-
         for name, view in mapping.items():
             if not NAME_PATTERN.match(name):
                 raise ValueError(f"request name {name!r} must match {NAME_PATTERN.pattern}")
             if not callable(view):
                 raise TypeError(f"the view for {name!r} is not callable")
             self.views[name] = view
-            add_http_rule(self.app, name, view)
+            add_http_rule(self.app, name, view, dispatch)
         return self
 
     def view(self, name: str) -> Callable[[RpcRequest], Any]:

@@ -24,7 +24,7 @@ from flask_keel.sessions.serializers import MsgpackFileSystemCache, StrictMsgpac
 if TYPE_CHECKING:
     from flask_keel.config import Settings
 
-__all__ = ["SessionStoreUnavailable", "init_sessions", "rotate_session"]
+__all__ = ["SessionStoreUnavailable", "rotate_session"]
 
 
 FILE_SESSIONS_KEPT = 100_000
