@@ -17,6 +17,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 FIX = "packages/flask-keel/src/flask_keel/passwords.py"
+DEPLOYED = "deploy/kubernetes/base/service.yaml"
 COMPOSE_PORT = '      - "${APP_BIND:-127.0.0.1}:${APP_PORT-4200}:4200"'
 
 
@@ -67,6 +68,7 @@ def template(tmp_path_factory) -> Path:
     env_example[first] += " (v2)"
     (scratch / ".env.example").write_text("\n".join(env_example) + "\n")
     (scratch / FIX).write_text((scratch / FIX).read_text() + "\n# fixed in v2\n")
+    (scratch / DEPLOYED).write_text((scratch / DEPLOYED).read_text() + "# v2\n")
     app_command(scratch, "template", "record")  # a release records its framework's files
     edit(scratch / "template-version.toml", 'version = "1.0.0"', 'version = "2.0.0"')
     git(scratch, "add", "-A")
@@ -105,6 +107,7 @@ def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path)
     assert (project / FIX).read_text().endswith("# fixed in v2\n")  # the framework, whole
     assert "ARG TEMPLATE_V2=1" in (project / "Dockerfile").read_text()
     assert "(v2)" in (project / ".env.example").read_text()
+    assert (project / DEPLOYED).read_text().endswith("# v2\n")
     assert {path: (project / path).read_bytes() for path in own} == own  # the project's own code
     assert not (project / "SECURITY.md").exists()  # deleted by the project: stays deleted
     compose = (project / "docker-compose.yml").read_text()
@@ -143,14 +146,44 @@ def test_a_dirty_tree_is_refused_and_a_failed_update_changes_nothing(template, t
     before = snapshot(project)
     unknown = run_update(project, "--from", str(template), "--to", "v9.0.0")
     assert unknown.returncode != 0 and "no release v9.0.0" in unknown.stderr
-    # A file the update must write cannot be: an empty folder (git does not see it) stands
-    # where the framework's fixed file goes, after the Dockerfile and compose were written.
+    # A file the update must write cannot be: a folder holding only what git ignores (so the
+    # tree is clean) stands where the framework's fixed file goes, after other files were written.
     (project / FIX).unlink()
     git(project, "commit", "--quiet", "-am", "a framework file gone")
-    (project / FIX).mkdir()
+    (project / FIX / "__pycache__").mkdir(parents=True)
+    (project / FIX / "__pycache__" / "stale.pyc").write_bytes(b"x")
     before = snapshot(project)
     failed = run_update(project, "--from", str(template))
     assert failed.returncode != 0, failed.stdout
     assert "nothing was changed" in failed.stderr
     assert snapshot(project) == before
     assert 'version = "1.0.0"' in (project / "template-version.toml").read_text()
+
+
+def test_nothing_is_written_through_a_link_older_releases_are_refused_and_a_dry_run_writes_nothing(template,
+                                                                                                      tmp_path):
+    project = project_from(template, tmp_path / "project")
+    before = snapshot(project)
+    dry = run_update(project, "--from", str(template), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "  conflict: " not in dry.stdout and "  taken: Dockerfile" in dry.stdout
+    assert "nothing was changed" in dry.stdout and snapshot(project) == before
+
+    # The project's deploy/ is a link to a folder outside it: the update refuses to write through it.
+    outside = tmp_path / "outside"
+    (project / "deploy").rename(outside)
+    (project / "deploy").symlink_to(outside)
+    git(project, "add", "-A")
+    git(project, "commit", "--quiet", "-m", "deploy lives elsewhere")
+    outside_before = snapshot(outside)
+    linked = run_update(project, "--from", str(template))
+    assert linked.returncode != 0 and "symbolic link" in linked.stderr
+    assert snapshot(outside) == outside_before
+
+    # At v2, --to v1.0.0 is refused.
+    newer = project_from(template, tmp_path / "newer")
+    assert run_update(newer, "--from", str(template)).returncode == 0
+    git(newer, "add", "-A")
+    git(newer, "commit", "--quiet", "-m", "update")
+    back = run_update(newer, "--from", str(template), "--to", "v1.0.0")
+    assert back.returncode != 0 and "older than v2.0.0" in back.stderr

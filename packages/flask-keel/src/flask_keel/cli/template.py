@@ -5,20 +5,20 @@ cannot merge the template's fixes into it. This command does what that merge wou
 by file, from the two releases' trees: the framework folder is replaced whole, the files
 the template ships (Dockerfile, compose, deploy/, scripts/, the locks, ...) get the
 template's changes by a three-way merge (`git merge-file`), and the project's own code is
-never read or written. Nothing is written until every merge has been computed, and the
-new release is recorded only when all of it was written.
+never read or written. Nothing is written until every merge has been computed, nothing
+is written through a symbolic link, and a failed write puts back everything it touched;
+the new release is recorded in the same step as the files.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
 import subprocess
-import tarfile
 import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from io import BytesIO
 from pathlib import Path, PurePosixPath
 
 import click
@@ -33,21 +33,29 @@ SHIPPED = (
     "app/", ".gitignore", ".gitattributes", "SECURITY.md", "CHANGELOG.md",
 )
 TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
-# The framework's files as released, in `sha256sum` format: what `template check` compares.
-RECORD = "FILES.sha256"
+# The framework's files as released: git blob ids, so line-ending settings do not matter.
+RECORD = "released-files.txt"
 
 
 class UpdateError(click.ClickException):
     """The update cannot go on; nothing has been changed."""
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One path of a tree: a file (its bytes, executable or not) or a symbolic link (its target)."""
+
+    data: bytes
+    executable: bool = False
+    link: bool = False
+
+
 @dataclass
 class Plan:
-    writes: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (content, mode)
+    writes: dict[str, Entry] = field(default_factory=dict)
     deletes: set[str] = field(default_factory=set)
+    report: list[tuple[str, str]] = field(default_factory=list)  # (what happened, path)
     conflicts: list[str] = field(default_factory=list)
-    kept_deleted: list[str] = field(default_factory=list)
-    kept_yours: list[str] = field(default_factory=list)
 
 
 def _git(*args: str, cwd: Path | None = None, data: bytes | None = None) -> bytes:
@@ -57,49 +65,102 @@ def _git(*args: str, cwd: Path | None = None, data: bytes | None = None) -> byte
     except FileNotFoundError:
         raise UpdateError("git is not installed: the template commands need it") from None
     if result.returncode != 0:
-        raise UpdateError(f"git {' '.join(args[:2])} failed: {result.stderr.decode(errors='replace').strip()}")
+        raise UpdateError(f"git {args[0]} failed: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout
 
 
-def read_version(root: Path) -> tuple[str, str]:
-    """The recorded release (vX.Y.Z) and source of the template, from template-version.toml."""
+def _names(output: bytes) -> list[str]:
+    return [os.fsdecode(name) for name in output.split(b"\0") if name]
+
+
+def release_key(tag: str) -> tuple[int, ...]:
+    return tuple(int(number) for number in TAG.match(tag).groups())  # type: ignore[union-attr]
+
+
+def read_version(root: Path) -> tuple[str, str, str]:
+    """The recorded release (vX.Y.Z), the template's source, and the file's text."""
     path = root / VERSION_FILE
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         raise UpdateError(f"{path} not found: it records the template release this project is at") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UpdateError(f"{path}: {exc}") from None
     version = str(data.get("version", ""))
     if not TAG.match(f"v{version}"):
         raise UpdateError(f"{path}: version must be X.Y.Z, not {version!r}")
-    return f"v{version}", str(data.get("source", ""))
+    return f"v{version}", str(data.get("source", "")), text
 
 
-def write_version(root: Path, tag: str) -> None:
-    path = root / VERSION_FILE
-    text = path.read_text(encoding="utf-8")
-    path.write_text(re.sub(r'(?m)^version\s*=\s*"[^"]*"', f'version = "{tag[1:]}"', text, count=1), encoding="utf-8")
+def version_text(text: str, tag: str, source: str | None) -> bytes:
+    """template-version.toml recording `tag` (and `source` when it had none), checked by reading it back."""
+    text = re.sub(r'(?m)^(version\s*=\s*)(["\'])[^"\']*\2', lambda m: f'{m[1]}"{tag[1:]}"', text, count=1)
+    if source is not None:
+        text = re.sub(r'(?m)^(source\s*=\s*)(["\'])\2', lambda m: f"{m[1]}{_toml_string(source)}", text, count=1)
+    data = tomllib.loads(text)
+    if data.get("version") != tag[1:]:
+        raise UpdateError(f"{VERSION_FILE}: cannot record {tag} (write `version = \"{tag[1:]}\"` by hand)")
+    return text.encode()
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def releases(clone: Path) -> list[str]:
-    tags = [t for t in _git("tag", "--list", "v*", cwd=clone).decode().split() if TAG.match(t)]
-    return sorted(tags, key=lambda t: tuple(int(n) for n in TAG.match(t).groups()))  # type: ignore[union-attr]
+    tags = [tag for tag in _git("tag", "--list", "v*", cwd=clone).decode().split() if TAG.match(tag)]
+    return sorted(tags, key=release_key)
 
 
-def tree(clone: Path, tag: str) -> dict[str, tuple[bytes, int]]:
-    """Every file of a release: path -> (content, mode)."""
-    files: dict[str, tuple[bytes, int]] = {}
-    with tarfile.open(fileobj=BytesIO(_git("archive", "--format=tar", tag, cwd=clone))) as archive:
-        for member in archive.getmembers():
-            if member.isfile():
-                handle = archive.extractfile(member)
-                files[member.name] = (handle.read() if handle else b"", member.mode & 0o777)
+def tree(clone: Path, tag: str) -> dict[str, Entry]:
+    """Every file and link of a release, read from git's objects (no export filters apply)."""
+    listing = _git("ls-tree", "-r", "-z", "--full-tree", tag, cwd=clone).split(b"\0")
+    wanted = []
+    for line in filter(None, listing):
+        meta, name = line.split(b"\t", 1)
+        mode, kind, oid = meta.split()
+        if kind == b"blob":
+            wanted.append((os.fsdecode(name), mode, oid))
+    contents = _git("cat-file", "--batch", cwd=clone, data=b"".join(oid + b"\n" for _, _, oid in wanted))
+    files, offset = {}, 0
+    for name, mode, _ in wanted:
+        header_end = contents.index(b"\n", offset)
+        size = int(contents[offset:header_end].split()[2])
+        data = contents[header_end + 1:header_end + 1 + size]
+        offset = header_end + 1 + size + 1
+        files[name] = Entry(data, executable=mode == b"100755", link=mode == b"120000")
     return files
 
 
 def is_shipped(path: str) -> bool:
     return any(path == entry or (entry.endswith("/") and path.startswith(entry)) for entry in SHIPPED)
+
+
+def checked_path(root: Path, relative: str) -> Path:
+    """The path in the project, refused when it would leave it: `..`, `.git`, or a link on the way."""
+    parts = PurePosixPath(relative).parts
+    if not parts or PurePosixPath(relative).is_absolute() or ".." in parts or ".git" in parts:
+        raise UpdateError(f"{relative}: not a path inside the project")
+    local = root
+    for part in parts[:-1]:
+        local = local / part
+        if local.is_symlink():
+            raise UpdateError(f"{relative}: {local.relative_to(root)} is a symbolic link; nothing is "
+                              f"written through one (replace it with a folder, or remove it, and commit)")
+    return local / parts[-1]
+
+
+def local_entry(path: Path, crlf: bool) -> Entry | None:
+    """What the project holds at a path, line endings as git stores them."""
+    if path.is_symlink():
+        return Entry(os.fsencode(os.readlink(path)), link=True)
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if crlf and b"\0" not in data:
+        data = data.replace(b"\r\n", b"\n")
+    return Entry(data, executable=bool(path.stat().st_mode & 0o111))
 
 
 def merge(ours: bytes, base: bytes, theirs: bytes, path: str, versions: tuple[str, str]) -> tuple[bytes, bool]:
@@ -117,110 +178,175 @@ def merge(ours: bytes, base: bytes, theirs: bytes, path: str, versions: tuple[st
     return result.stdout, result.returncode > 0
 
 
-def plan_update(root: Path, base: dict[str, tuple[bytes, int]], new: dict[str, tuple[bytes, int]],
-                versions: tuple[str, str]) -> Plan:
+def tracked(root: Path, *paths: str) -> set[str]:
+    return set(_names(_git("ls-files", "-z", "--", *paths, cwd=root)))
+
+
+def plan_update(root: Path, base: dict[str, Entry], new: dict[str, Entry], versions: tuple[str, str],
+                crlf: bool = False) -> Plan:
     plan = Plan()
     prefix = FRAMEWORK + "/"
-    # The framework: whole, whatever the project holds there.
-    current = root / FRAMEWORK
-    if current.exists():
-        for path in current.rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts:
-                plan.deletes.add(str(PurePosixPath(path.relative_to(root))))
-    for path, entry in new.items():
-        if path.startswith(prefix):
-            plan.deletes.discard(path)
-            plan.writes[path] = entry
+    if (root / FRAMEWORK).is_symlink():
+        raise UpdateError(f"{FRAMEWORK} is a symbolic link; the update replaces that folder, not what it points to")
+    known = tracked(root, ".")
+    # The framework, whole: its tracked files go, the release's come. Ignored files
+    # (build output, node_modules) stay, unless one stands where a release file goes.
+    for path in sorted(name for name in known if name.startswith(prefix)):
+        if path not in new:
+            checked_path(root, path)
+            plan.deletes.add(path)
+            plan.report.append(("removed", path))
+    for path, fresh in sorted(new.items()):
+        if not path.startswith(prefix):
+            continue
+        local = checked_path(root, path)
+        mine = local_entry(local, crlf)
+        if mine is not None and path not in known:
+            raise UpdateError(f"{path} is ignored by git and stands where the release puts a file: move it first")
+        if mine != fresh:
+            plan.writes[path] = fresh
+            untouched = mine is None or path not in base or mine == base[path]
+            plan.report.append(("taken" if untouched else "replaced", path))
     for path in sorted(set(base) | set(new)):
         if path.startswith(prefix) or not is_shipped(path):
             continue
         old, fresh = base.get(path), new.get(path)
-        if old is not None and fresh is not None and old[0] == fresh[0]:
+        if old == fresh:
             continue  # the template did not change it
-        local = root / path
-        mine = local.read_bytes() if local.is_file() else None
+        local = checked_path(root, path)
+        mine = local_entry(local, crlf)
+        if mine is not None and path not in known:
+            raise UpdateError(f"{path} is ignored by git and stands where the release puts a file: move it first")
         if fresh is None:  # the template removed it
-            if mine is not None and old is not None and mine == old[0]:
+            if mine is not None and mine == old:
                 plan.deletes.add(path)
+                plan.report.append(("removed", path))
             elif mine is not None:
-                plan.kept_yours.append(path)
+                plan.report.append((f"kept yours ({versions[1]} removed it)", path))
             continue
         if mine is None:
             if old is None:
-                plan.writes[path] = fresh  # new in the template
+                plan.writes[path] = fresh
+                plan.report.append(("taken", path))
             else:
-                plan.kept_deleted.append(path)  # the project deleted it: it stays deleted
+                plan.report.append(("kept deleted (you removed it)", path))
             continue
-        if mine == fresh[0]:
+        if mine == fresh:
             continue
-        if old is not None and mine == old[0]:
-            plan.writes[path] = (fresh[0], local.stat().st_mode & 0o777)
+        if old is not None and mine == old:
+            plan.writes[path] = fresh
+            plan.report.append(("taken", path))
             continue
-        if b"\0" in mine or b"\0" in fresh[0]:
-            plan.kept_yours.append(path)
+        if mine.link or fresh.link or b"\0" in mine.data or b"\0" in fresh.data:
+            plan.report.append(("kept yours (a link or binary: compare by hand)", path))
             continue
-        text, conflicted = merge(mine, old[0] if old else b"", fresh[0], path, versions)
-        plan.writes[path] = (text, local.stat().st_mode & 0o777)
+        old_data = old.data if old is not None and not old.link else b""
+        text, conflicted = merge(mine.data, old_data, fresh.data, path, versions)
+        # The executable bit merges like a line: the template's change wins where yours did not differ.
+        executable = fresh.executable if old is None or mine.executable == old.executable else mine.executable
+        plan.writes[path] = Entry(text, executable=executable)
         if conflicted:
             plan.conflicts.append(path)
+        plan.report.append(("conflict" if conflicted else "merged", path))
     return plan
 
 
-def apply(root: Path, plan: Plan) -> None:
-    """Write the plan; on any failure put back every file it had touched."""
-    saved: dict[str, tuple[bytes, int] | None] = {}
+def _write(local: Path, entry: Entry, crlf: bool, umask: int, mode: int | None = None) -> None:
+    if local.is_symlink() or local.is_file():
+        local.unlink()
+    elif local.is_dir():
+        local.rmdir()  # a folder the release turns into a file: emptied by the deletions before
+    if entry.link:
+        os.symlink(os.fsdecode(entry.data), local)
+        return
+    data = entry.data.replace(b"\n", b"\r\n") if crlf and b"\0" not in entry.data else entry.data
+    local.write_bytes(data)
+    local.chmod(mode if mode is not None else (0o777 if entry.executable else 0o666) & ~umask)
+
+
+def apply(root: Path, plan: Plan, crlf: bool = False) -> None:
+    """Deletions, then writes; on any failure everything touched is put back, folders made are removed."""
+    umask = os.umask(0)
+    os.umask(umask)
+    saved: list[tuple[str, Entry | None, int | None]] = []
+    made: list[Path] = []
+
+    def save(path: str, local: Path) -> None:
+        mode = None if local.is_symlink() or not local.is_file() else local.stat().st_mode & 0o7777
+        saved.append((path, local_entry(local, False), mode))
+
     try:
-        for path in sorted(plan.deletes | set(plan.writes)):
+        for path in sorted(plan.deletes, key=lambda name: (-name.count("/"), name)):
+            local = checked_path(root, path)
+            save(path, local)
+            local.unlink()
+            for folder in local.parents:  # folders the deletions emptied go too (put back on failure)
+                if folder == root or folder.is_symlink() or any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        for path in sorted(plan.writes):
+            local = checked_path(root, path)
+            missing = [parent for parent in local.parents if not parent.exists() and root in parent.parents]
+            for folder in reversed(missing):
+                folder.mkdir()
+                made.append(folder)
+            save(path, local)
+            _write(local, plan.writes[path], crlf, umask)
+    except (OSError, UpdateError) as exc:
+        for path, entry, mode in reversed(saved):
             local = root / path
-            saved[path] = (local.read_bytes(), local.stat().st_mode & 0o777) if local.is_file() else None
-            if path in plan.writes:
-                content, mode = plan.writes[path]
-                local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(content)
-                local.chmod(mode)
-            elif local.exists():
+            if local.is_symlink() or local.is_file():
                 local.unlink()
-    except OSError as exc:
-        for path, entry in saved.items():
-            local = root / path
-            if entry is None:
-                if local.is_file() or local.is_symlink():
-                    local.unlink()
-            else:
+            if entry is not None:
                 local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_bytes(entry[0])
-                local.chmod(entry[1])
-        raise UpdateError(f"could not write {exc.filename}: {exc.strerror}; nothing was changed") from None
+                _write(local, entry, False, umask, mode)
+        for folder in reversed(made):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        reason = exc.message if isinstance(exc, UpdateError) else f"could not write {exc.filename}: {exc.strerror}"
+        raise UpdateError(f"{reason}; nothing was changed") from None
 
 
-def update(root: Path, source: str | None, to: str | None, echo=click.echo) -> Plan | None:
+def update(root: Path, source: str | None, to: str | None, dry_run: bool = False,
+           echo: Callable[[str], None] = click.echo) -> Plan | None:
     if _git("status", "--porcelain", "--untracked-files=normal", cwd=root).strip():
         raise UpdateError("the work tree has uncommitted changes: commit or stash them first, "
                           "so the update can be reviewed and undone as one change")
-    current, recorded = read_version(root)
-    source = source or recorded
-    if not source:
+    current, recorded, version_file = read_version(root)
+    chosen = source or recorded
+    if not chosen:
         raise UpdateError(f"no template source: pass --from URL-OR-PATH, or set source in {VERSION_FILE}")
+    crlf = _git("config", "--get", "--default", "false", "core.autocrlf", cwd=root).strip() == b"true"
+    edited = [name for name in edited_files(root / FRAMEWORK) if not name.startswith(RECORD)]
     with tempfile.TemporaryDirectory(prefix="template-update-") as scratch:
         clone = Path(scratch) / "template"
-        _git("clone", "--quiet", "--no-checkout", source, str(clone))
+        _git("clone", "--quiet", "--no-checkout", "--", chosen, str(clone))
         tags = releases(clone)
         if current not in tags:
-            raise UpdateError(f"{source} has no release {current} (the one {VERSION_FILE} records)")
-        target = to or (tags[-1] if tags else current)
+            raise UpdateError(f"{chosen} has no release {current} (the one {VERSION_FILE} records)")
+        target = to or tags[-1]
         if target not in tags:
-            raise UpdateError(f"{source} has no release {target}; releases: {', '.join(tags)}")
+            raise UpdateError(f"{chosen} has no release {target}; releases: {', '.join(tags)}")
+        if release_key(target) < release_key(current):
+            raise UpdateError(f"{target} is older than {current}: an update never goes back "
+                              f"(revert the commit of the update instead)")
         if target == current:
             echo(f"already at {current}")
             return None
-        plan = plan_update(root, tree(clone, current), tree(clone, target), (current, target))
-    apply(root, plan)
-    write_version(root, target)
+        plan = plan_update(root, tree(clone, current), tree(clone, target), (current, target), crlf)
+    plan.writes[VERSION_FILE] = Entry(version_text(version_file, target, source if not recorded else None))
+    for what, path in plan.report:
+        echo(f"  {what}: {path}")
+    if edited:
+        echo(f"your edits to {FRAMEWORK} are replaced by {target}'s files (they stay in your git history):")
+        for name in edited:
+            echo(f"  {FRAMEWORK}/{name}")
+    if dry_run:
+        echo(f"dry run: {current} -> {target} would write {len(plan.writes)} files and remove "
+             f"{len(plan.deletes)}; nothing was changed")
+        return plan
+    apply(root, plan, crlf)
     echo(f"updated from {current} to {target}: {len(plan.writes)} files written, {len(plan.deletes)} removed")
-    for path in plan.kept_deleted:
-        echo(f"  kept deleted (you removed it; {target} changed it): {path}")
-    for path in plan.kept_yours:
-        echo(f"  kept yours ({target} removed it or it is binary): {path}")
     if plan.conflicts:
         echo("conflicts, marked with <<<<<<< in each file:")
         for path in plan.conflicts:
@@ -232,28 +358,32 @@ def update(root: Path, source: str | None, to: str | None, echo=click.echo) -> P
 
 
 def framework_files(folder: Path) -> dict[str, str]:
-    """Each file of the framework folder that git would keep (.gitignore applies), with its sha256."""
-    listed = _git("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", ".", cwd=folder)
-    files = {}
-    for name in sorted(set(listed.decode().split("\0")) - {"", RECORD}):
-        path = folder / name
-        if path.is_file():
-            files[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return files
+    """Each file of the framework folder that git would keep (.gitignore applies), with its git blob id."""
+    names = [name for name in _names(_git("ls-files", "-z", "--cached", "--others", "--exclude-standard",
+                                          "--", ".", cwd=folder))
+             if name != RECORD and (folder / name).is_file()]
+    # hash-object applies the repository's line-ending rules, as a commit would.
+    paths = "\n".join(str(folder.resolve() / name) for name in names) + "\n"
+    ids = _git("hash-object", "--stdin-paths", cwd=folder, data=os.fsencode(paths)).split()
+    return dict(zip(names, (oid.decode() for oid in ids), strict=True)) if names else {}
 
 
 def record(folder: Path) -> None:
-    lines = [f"{digest}  {name}\n" for name, digest in framework_files(folder).items()]
-    (folder / RECORD).write_text("".join(lines), encoding="utf-8")
+    lines = ["# git blob id, file: packages/flask-keel as released (`python -m app template check`)\n"]
+    lines += [f"{oid}  {name}\n" for name, oid in sorted(framework_files(folder).items())]
+    (folder / RECORD).write_text("".join(lines), encoding="utf-8", errors="surrogateescape")
 
 
 def edited_files(folder: Path) -> list[str]:
     """The framework's files that differ from its record: changed, added or removed."""
+    if not folder.is_dir():
+        return []
     try:
-        text = (folder / RECORD).read_text(encoding="utf-8")
+        text = (folder / RECORD).read_text(encoding="utf-8", errors="surrogateescape")
     except FileNotFoundError:
         return [RECORD + " (missing)"]
-    recorded = dict(reversed(line.split("  ", 1)) for line in text.splitlines() if line.strip())
+    recorded = dict(reversed(line.split("  ", 1)) for line in text.splitlines()
+                    if line.strip() and not line.startswith("#"))
     present = framework_files(folder)
     return sorted([f"{name} (changed)" for name in present if name in recorded and present[name] != recorded[name]]
                   + [f"{name} (added)" for name in present if name not in recorded]
@@ -269,11 +399,12 @@ def template_group() -> None:
 @click.option("--to", "to", default=None, help="The release to update to, vX.Y.Z (default: the newest).")
 @click.option("--from", "source", default=None,
               help=f"The template: a Git URL, a clone or a path (default: source in {VERSION_FILE}).")
-def update_command(to: str | None, source: str | None) -> None:
+@click.option("--dry-run", is_flag=True, help="Print what each file would get; change nothing.")
+def update_command(to: str | None, source: str | None, dry_run: bool) -> None:
     """Bring this project from its recorded template release to a later one."""
     from flask_keel.config.loader import project_root
 
-    update(project_root(), source, to)
+    update(project_root(), source, to, dry_run)
 
 
 @template_group.command("check")
@@ -294,7 +425,7 @@ def check_command() -> None:
 
 @template_group.command("record")
 def record_command() -> None:
-    """Write packages/flask-keel/FILES.sha256 (where the framework itself is developed)."""
+    """Write packages/flask-keel/released-files.txt (where the framework itself is developed)."""
     from flask_keel.config.loader import project_root
 
     record(project_root() / FRAMEWORK)
