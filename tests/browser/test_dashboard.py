@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from flask_keel.client import Client
-from tests.browsing import sign_up
+from flask_keel.testing.browser import sign_up
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from flask_keel.testing import edit, free_port, scratch_copy, served_within
 from tests.compose.conftest import Stack, stack_environment, wait_for_http
-from tests.conftest import free_port
-from tests.scratch import edit, scratch_copy, served_within
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.compose
 
@@ -32,7 +32,7 @@ def chown_tree(root: Path, uid: int, gid: int) -> None:
 
 @pytest.fixture(scope="module")
 def dev_stack(tmp_path_factory):
-    root = scratch_copy(tmp_path_factory.mktemp("dev-stack") / "project")
+    root = scratch_copy(REPO_ROOT, tmp_path_factory.mktemp("dev-stack") / "project")
     if os.geteuid() == 0:
         chown_tree(root, HOST_UID, HOST_GID)
         uid, gid = HOST_UID, HOST_GID

@@ -10,8 +10,8 @@ import requests
 
 from flask_keel.client import Client
 from flask_keel.client.cookies import LoopbackSession
+from flask_keel.testing import wait_until
 from tests.compose.conftest import APP_URL, PROXY_URL, wait_for_http
-from tests.conftest import wait_until
 
 pytestmark = pytest.mark.compose
 

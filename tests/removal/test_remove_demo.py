@@ -1,8 +1,12 @@
 """`python -m app feature remove school` in a copy of the project: the demo goes, whole,
-and what remains (signup, login, the dashboard, Socket.IO) passes its own suite.
+and what remains passes its suite: the project's own (signup, login, the dashboard,
+the manifests, and the README's walk-through, replayed on SQLite and on MariaDB
+with the user's test of the feature run), then the framework's tests that run on
+the project (those on packages/flask-keel/tests/fixture_project never load it, so
+`make test-framework` has already run them exactly as they would run here).
 
-Not part of `make test` (it runs that suite again, in the copy): `make test-removal`,
-which CI runs.
+Not part of `make test` (it runs those suites again, in the copy): `make
+test-removal`, which CI runs.
 """
 
 from __future__ import annotations
@@ -11,18 +15,36 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
-from tests.scratch import scratch_copy
+from flask_keel.testing import scratch_copy
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.removal
 
 DEMO = "school"
 
 
+def run_suite(cwd: Path, root: Path, report: Path, *args: str) -> ElementTree.Element:
+    """pytest in `cwd` of the copy; it must pass. Its JUnit report."""
+    suite = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
+                            f"--junitxml={report}", *args], cwd=cwd, text=True, capture_output=True,
+                           timeout=1500, env={**os.environ, "APP_ROOT": str(root)})
+    assert suite.returncode == 0, suite.stdout[-5000:] + suite.stderr[-2000:]
+    assert re.search(r"\d+ passed", suite.stdout)
+    return ElementTree.parse(report).getroot()
+
+
+def passed(report: ElementTree.Element) -> set[str]:
+    return {f"{case.get('classname')}.{case.get('name')}" for case in report.iter("testcase")
+            if not any(child.tag in ("failure", "error", "skipped") for child in case)}
+
+
 def test_removing_the_demo_leaves_a_working_app_and_a_green_suite(tmp_path):
-    root = scratch_copy(tmp_path / "project")
+    root = scratch_copy(REPO_ROOT, tmp_path / "project")
     removed = subprocess.run([sys.executable, "-m", "app", "feature", "remove", DEMO], cwd=root, text=True,
                              capture_output=True, timeout=120, env={**os.environ, "APP_ROOT": str(root)})
     assert removed.returncode == 0, removed.stderr
@@ -38,12 +60,23 @@ def test_removing_the_demo_leaves_a_working_app_and_a_green_suite(tmp_path):
                 assert not [line for line in code if uses.search(line)], path
     assert '"tests/school"' not in (root / "pyproject.toml").read_text()
 
-    # What remains: its own suite, end to end (browser included). Tests that run on
-    # tests/fixture_project only never load the project's code, so `make test` has
-    # already run them exactly as they would run here.
-    suite = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-x",
-                            "-m", "not fixture_project"], cwd=root,
-                           text=True, capture_output=True, timeout=1500,
-                           env={**os.environ, "APP_ROOT": str(root)})
-    assert suite.returncode == 0, suite.stdout[-5000:] + suite.stderr[-2000:]
-    assert re.search(r"\d+ passed", suite.stdout)
+    # What remains: the project's suite, end to end (browser included), as `make test` runs it.
+    project = passed(run_suite(root, root, tmp_path / "project.xml"))
+    assert not [name for name in project if name.startswith("tests.school")]
+    # The README's walk-through, replayed on the project without the demo, on both
+    # databases, the user's test of the feature included.
+    for backend in ("sqlite", "mariadb"):
+        assert (f"tests.test_add_a_feature.test_the_readme_walk_through_adds_a_working_feature[{backend}]"
+                in project), sorted(project)
+
+    # The framework's tests that run on the project, on the project without the demo
+    # (the npm socket.io-client they drive, installed once, shared with the checkout's).
+    modules = REPO_ROOT / "packages" / "flask-keel" / "tests" / "js" / "node_modules"
+    if modules.is_dir():
+        (root / "packages" / "flask-keel" / "tests" / "js" / "node_modules").symlink_to(modules)
+    # (test_template_update clones the checkout's git history, which a scratch copy has not:
+    # `make test-framework` runs it on the checkout; it does not load the project's code.)
+    framework = passed(run_suite(root / "packages" / "flask-keel", root, tmp_path / "framework.xml",
+                                 "-m", "not fixture_project",
+                                 "--ignore=tests/integration/test_template_update.py"))
+    assert len(framework) > 50, sorted(framework)

@@ -8,8 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browsing import sign_up
-from tests.live import signed_up
+from flask_keel.testing import signed_up
+from flask_keel.testing.browser import sign_up
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browsing import sign_up
+from flask_keel.testing.browser import sign_up
 
 pytestmark = pytest.mark.integration
 

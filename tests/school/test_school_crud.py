@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from flask_keel import create_app
 from flask_keel.db import db
 from flask_keel.db.testing import dispose, rolled_back
-from tests.integration.projects import ApiClient, project_config, run_db
+from flask_keel.testing import ApiClient, project_config, run_db
 
 pytestmark = pytest.mark.integration
 

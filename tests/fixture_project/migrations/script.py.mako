@@ -1,1 +1,0 @@
-../../../migrations/script.py.mako
