@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 # the published release instead, this one line becomes:  FRAMEWORK := flask-keel==1.0.0
 FRAMEWORK := packages/flask-keel
 FRAMEWORK_DIST := $(FRAMEWORK)/dist
-FRAMEWORK_FILES := $(if $(wildcard $(FRAMEWORK)/pyproject.toml),$(shell find $(FRAMEWORK)/src $(FRAMEWORK)/pyproject.toml $(FRAMEWORK)/README.md -type f ! -name '*.pyc'))
+FRAMEWORK_FILES := $(if $(wildcard $(FRAMEWORK)/pyproject.toml),$(shell find $(FRAMEWORK)/src $(FRAMEWORK)/pyproject.toml $(FRAMEWORK)/README.md -type f ! -name '*.pyc' ! -path '*.egg-info/*'))
 
 $(STAMP): requirements-dev.lock requirements-build.lock $(FRAMEWORK_FILES)
 	$(PYTHON) -m venv $(VENV)

@@ -34,8 +34,11 @@ def use_project(patch: pytest.MonkeyPatch, root: Path, home: Path | None = None)
     `home`: the checkout whose `app` package records APP_ROOT (left out of the path when
     `root` is another project, so only `root`'s packages can be found)."""
     patch.setenv("APP_ROOT", str(root))
+    # Another project's folder on the path (the checkout, or one an earlier test used)
+    # would let its Server or Controllers be imported in place of root's.
     others = [entry for entry in sys.path
-              if home is None or root == home or Path(entry or ".").resolve() != home]
+              if (home is None or root == home or Path(entry or ".").resolve() != home)
+              and not (Path(entry or ".").resolve() != root.resolve() and (Path(entry or ".") / "Server").is_dir())]
     patch.setattr(sys, "path", [str(root), *others])
     forget_user_packages()
 
