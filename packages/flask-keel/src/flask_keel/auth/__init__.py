@@ -14,7 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from blinker import Namespace
-from flask import Blueprint, Flask, current_app, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_login import utils as flask_login_utils
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
@@ -32,8 +32,8 @@ from flask_keel.sessions import rotate_session
 if TYPE_CHECKING:
     from flask_keel.config import Settings
 
-__all__ = ["authenticate", "current_user", "csrf", "login", "login_ended", "login_rate_limit", "login_required",
-           "logout", "safe_next", "signup_rate_limit", "user_model"]
+__all__ = ["authenticate", "current_user", "csrf", "end_user_logins", "login", "login_ended", "login_rate_limit",
+           "login_required", "logout", "safe_next", "signup_rate_limit", "user_logins_ended", "user_model"]
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -48,6 +48,10 @@ DEFAULT_LOGIN_VIEW = "accounts.login"
 # login had. flask_keel.realtime connects to it to disconnect that login's sockets in
 # every process; auth itself knows nothing of sockets.
 login_ended = Namespace().signal("flask-keel.login-ended")
+# Sent by end_user_logins: every login of a user ends (a password change, "sign out
+# everywhere", an account deleted). Sender: the app; keyword `user_id`. flask_keel.realtime
+# disconnects every socket of that user, in every process.
+user_logins_ended = Namespace().signal("flask-keel.user-logins-ended")
 
 
 @cache
@@ -135,6 +139,34 @@ def _end_login(session_id: str | None) -> None:
         login_ended.send(current_app._get_current_object(), session_id=session_id)
 
 
+def end_user_logins(user) -> None:
+    """End every socket of a user (a user object or id), in every process, at once.
+
+    For whatever ends all of a user's logins: a password change, "sign out
+    everywhere", an account deleted. Sockets are ended here; the sessions in the
+    store are the caller's to delete (the store keeps no list of a user's sessions),
+    else their sockets may connect again. Callable from a request, a CLI command or
+    any code with the app's context.
+    """
+    user_id = getattr(user, "id", user)
+    user_logins_ended.send(current_app._get_current_object(), user_id=user_id)
+
+
+def _user_from_session(user_id: str, username: object):
+    """The user a session names: a SessionUser when it holds the username (no query), else the row."""
+    if current_app.extensions[USER_MODEL_KEY] is None or not user_id.isdigit():
+        return None
+    if isinstance(username, str):
+        return SessionUser(int(user_id), username, load_record)
+    return load_record(int(user_id))
+
+
+def set_request_user(user_id: str, username: str | None) -> None:
+    """The current request's user, as a socket remembered it from its session at connect
+    time: `current_user` then reads nothing from the session store."""
+    g._login_user = _user_from_session(user_id, username) or login_manager.anonymous_user()
+
+
 @csrf_blueprint.get("/ws/csrf")
 def csrf_token():
     """The CSRF token for this session, for API clients to send as X-CSRFToken."""
@@ -192,10 +224,7 @@ def init_auth(app: Flask, settings: Settings) -> None:
     def load_user(user_id: str):
         if current_app.extensions[USER_MODEL_KEY] is None or not user_id.isdigit():
             return None
-        username = session.get(USERNAME_KEY)
-        if isinstance(username, str):
-            return SessionUser(int(user_id), username, load_record)
-        return load_record(int(user_id))
+        return _user_from_session(user_id, session.get(USERNAME_KEY))
 
     @login_manager.unauthorized_handler
     def unauthorized():

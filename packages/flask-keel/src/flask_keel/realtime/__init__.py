@@ -6,9 +6,12 @@ from anywhere.
 - `authorize_connection(auth)` (called from Controllers/Socket) refuses a
   connection without a logged-in user or without the session's CSRF token in
   `auth`, and puts the socket in the user's room and in its login's room.
-- A socket lives no longer than its login: logging out disconnects it in every
-  process, and no handler runs for a socket whose session is gone; a connection
-  that joins no namespace is closed (see connections.py).
+- A socket lives no longer than its login: its login is checked when it connects,
+  and whatever ends the login (logout, a login over it, flask_keel.auth's
+  end_user_logins, the session's expiry) disconnects it, in every process. A
+  session removed from the store behind the app's back is noticed within
+  SOCKET_SESSION_RECHECK seconds; a connection that joins no namespace is closed
+  (see connections.py).
 - `notify(user_or_room, event, data)` pushes from a request, a socket handler,
   a CLI command; `emitter(settings).notify(...)` from any other process. Across
   processes it needs SERVICES.redis, which is then the message queue: an event
@@ -28,10 +31,12 @@ from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 from flask_keel.extensions import gevent_patched
 from flask_keel.realtime.connections import (
     DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_SESSION_RECHECK,
     ConnectDeadline,
     GuardedSocketIO,
+    Sweeper,
     end_login_sockets,
-    remember_socket_user,
+    remember_socket_login,
     session_room,
 )
 from flask_keel.realtime.managers import LocalManager, RedisManager
@@ -79,6 +84,7 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     queue = redis_url(settings)
     app.config.setdefault("SOCKETIO_MAX_MESSAGE_SIZE", DEFAULT_MAX_MESSAGE)
     app.config.setdefault("SOCKETIO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
+    app.config.setdefault("SOCKET_SESSION_RECHECK", DEFAULT_SESSION_RECHECK)
     # Websockets only, unless long-polling is asked for: each websocket lives on
     # one process, so any number of workers and replicas serve it unsticky.
     transports = ["polling", "websocket"] if settings.server.SOCKETIO_POLLING else ["websocket"]
@@ -95,14 +101,18 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
         logger=False,
         engineio_logger=False,
     )
+    socketio.session_recheck = float(app.config["SOCKET_SESSION_RECHECK"])
+    socketio.sweeper = Sweeper(socketio.server)  # session expiries and connect deadlines
     if app.config["SOCKETIO_CONNECT_TIMEOUT"]:
-        ConnectDeadline(socketio, float(app.config["SOCKETIO_CONNECT_TIMEOUT"]))
-    # Logging out (or in again over a login) ends that login's sockets: auth sends the
-    # signal, realtime acts on it (auth never imports realtime). Imported here, as
-    # auth is below, so that importing realtime alone (an Emitter) stays light.
-    from flask_keel.auth import login_ended
+        ConnectDeadline(socketio, socketio.sweeper, float(app.config["SOCKETIO_CONNECT_TIMEOUT"]))
+    # Logging out (or in again over a login) ends that login's sockets, and
+    # end_user_logins every socket of a user: auth sends the signals, realtime acts on
+    # them (auth never imports realtime). Imported here, as auth is below, so that
+    # importing realtime alone (an Emitter) stays light.
+    from flask_keel.auth import login_ended, user_logins_ended
 
     login_ended.connect(_end_sockets_of_login)
+    user_logins_ended.connect(_end_sockets_of_user)
     socketio.on_event("rpc", handle_rpc)
     app.wsgi_app = app.extensions[PATHS_KEY] = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
     # python-engineio hangs on a failed or interrupted polling-to-websocket upgrade (see upgrade.py).
@@ -116,6 +126,12 @@ def _end_sockets_of_login(app: Flask, session_id: str | None = None, **_: Any) -
     """flask_keel.auth.login_ended's receiver: disconnect that login's sockets, in every process."""
     if "socketio" in app.extensions:
         end_login_sockets(session_id, app)
+
+
+def _end_sockets_of_user(app: Flask, user_id: Any = None, **_: Any) -> None:
+    """flask_keel.auth.user_logins_ended's receiver: disconnect the user's sockets, in every process."""
+    if "socketio" in app.extensions and user_id is not None:
+        socketio_of(app).server.manager.disconnect_room(user_room(user_id), namespace="/")
 
 
 class SocketIOPaths:
@@ -142,7 +158,7 @@ def authorize_connection(auth: Any):
     from flask import session
     from flask_wtf.csrf import ValidationError, validate_csrf
 
-    from flask_keel.auth import current_user
+    from flask_keel.auth import USERNAME_KEY, current_user
 
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("not logged in")
@@ -153,7 +169,10 @@ def authorize_connection(auth: Any):
         raise ConnectionRefusedError(f"bad CSRF token: {exc}") from None
     join_room(user_room(current_user))
     join_room(session_room(session.sid))
-    remember_socket_user(current_user.get_id())
+    # The session is read this once: later events are served from what the socket remembers.
+    username = session.get(USERNAME_KEY)
+    remember_socket_login(current_user.get_id(), username if isinstance(username, str) else None,
+                          session._get_current_object())
     return current_user._get_current_object()
 
 

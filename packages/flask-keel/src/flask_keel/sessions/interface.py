@@ -10,12 +10,18 @@ PERMANENT_SESSION_LIFETIME. Logging in moves the session into the store under
 a new id (no fixation) and drops the cookie; logging out deletes it from the
 store.
 
+Each write to the store stamps the session with its expiry (`_expires_at`, Unix
+seconds: the write's time plus PERMANENT_SESSION_LIFETIME, the store's own TTL),
+so that whoever holds a copy (a socket, flask_keel.realtime) knows when it ends
+without asking the store.
+
 The store may go away: see outage.py for what requests get meanwhile.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from flask import Flask, Request, Response, request
@@ -30,6 +36,7 @@ from flask_keel.throttled_log import ThrottledLog
 log = logging.getLogger("flask_keel.sessions")
 
 USER_KEY = "_user_id"  # Flask-Login's key: its presence makes a session a user's
+EXPIRES_KEY = "_expires_at"  # when the stored session ends, in Unix seconds
 ANONYMOUS_SALT = "anonymous-session"
 # Browsers drop cookies past 4 KiB; an anonymous session should never come near.
 COOKIE_WARN_BYTES = 3800
@@ -37,6 +44,12 @@ COOKIE_WARN_BYTES = 3800
 
 def is_users(session: Any) -> bool:
     return dict.__contains__(session, USER_KEY)
+
+
+def expires_at(session: Any) -> float | None:
+    """When this stored session ends (Unix seconds), as its last write stamped it; None if unstamped."""
+    value = dict.get(session, EXPIRES_KEY)
+    return float(value) if isinstance(value, int | float) else None
 
 
 class ResilientSessionInterface(SessionInterface):
@@ -131,6 +144,9 @@ class ResilientSessionInterface(SessionInterface):
             self._delete_cookie(app, anonymous_cookie, response)
 
     def _save_in_store(self, app: Flask, session, response: Response) -> None:
+        if self.inner.should_set_storage(app, session):
+            # The store keeps it for the lifetime from now (its TTL): say so in the session itself.
+            dict.__setitem__(session, EXPIRES_KEY, time.time() + app.permanent_session_lifetime.total_seconds())
         try:
             self.inner.save_session(app, session, response)
         except STORE_ERRORS as exc:
