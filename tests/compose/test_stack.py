@@ -133,14 +133,27 @@ def test_sigterm_stops_the_app_gracefully(stack):
     wait_for_http(APP_URL + "/healthz")
 
 
+# The image installs no HTTP client library (the Python client's are an extra it leaves
+# out), so the client inside a replica speaks HTTP through the standard library: sign in,
+# then the named request `push.me` as POST /ws/push.me.
 IN_CONTAINER_CLIENT = textwrap.dedent("""
-    import json, sys
-    from flask_keel.client import Client
-    client = Client("http://127.0.0.1:4200")
-    user = client.login(sys.argv[1], "a long password")
-    client.send_request("push.me", {"event": "note", "data": {"from": sys.argv[2]}})
-    print(json.dumps({"cookie": client.http.cookies.get("session"), "user": user["username"]}))
-    client.close()
+    import http.cookiejar, json, sys, urllib.request
+    # A browser sends the Secure session cookie to 127.0.0.1 over http; so does this jar.
+    jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(secure_protocols=("https", "wss", "http")))
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    base = "http://127.0.0.1:4200/ws/"
+
+    def call(path, body=None, token=None):
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", **({"X-CSRFToken": token} if token else {})}
+        with opener.open(urllib.request.Request(base + path, data=data, headers=headers), timeout=10) as answer:
+            return json.load(answer)
+
+    token = call("csrf")["csrf_token"]
+    signed_in = call("login", {"username": sys.argv[1], "password": "a long password"}, token)
+    call("push.me", {"event": "note", "data": {"from": sys.argv[2]}}, signed_in["csrf_token"])
+    cookie = next(c.value for c in jar if c.name == "session")
+    print(json.dumps({"cookie": cookie, "user": signed_in["user"]["username"]}))
 """)
 
 

@@ -1,8 +1,9 @@
 """`python -m bench` (or `make bench`): the template against bare baselines, in one run.
 
-Starts every server itself on 127.0.0.1 (gunicorn, gevent): the template with
-one worker and with two, bare Flask (JSON, and a PyMySQL read), and a bare
-Flask-SocketIO app. Loads them with wrk (one thread), measures Socket.IO with
+Starts every server itself on 127.0.0.1 (gunicorn, gevent): the template and the
+conventional build (bench/conventional_app.py: the same libraries without the
+template), each with one worker and with two; bare Flask (JSON, and a PyMySQL
+read) as the floor; and a bare Flask-SocketIO app. Loads them with wrk (one thread), measures Socket.IO with
 the Python client, and writes bench/results/latest.md and latest.png. Needs
 MariaDB (BENCH_DB_* or 127.0.0.1:3306 as root), Redis (127.0.0.1:6379) and wrk.
 """
@@ -119,8 +120,10 @@ def main() -> None:
     one_worker = template_config(workdir, env, app_name, processes=1)
     two_workers = template_config(workdir, env, app_name, processes=2)
     servers.migrate(one_worker)
+    conventional_env = {**env, "BENCH_APP_NAME": app_name, "BENCH_APP_ENV": "UAT"}
     started = [template := servers.start_template(workdir, one_worker),
-               bare := servers.start_bare(workdir, env)]
+               bare := servers.start_bare(workdir, env),
+               conventional := servers.start_conventional(workdir, conventional_env)]
     try:
         # Data: a teacher with a few courses (the dashboard page), found by code (the read).
         teacher = Client(template.url, realtime=False)
@@ -129,40 +132,61 @@ def main() -> None:
         for index in range(5):
             teacher.post("/ws/courses", {"course_name": f"Course {index}", "course_code": f"B{index}"})
         cookie = {"Cookie": f"session={teacher.http.cookies.get('session')}"}
+        # The same teacher signed in to the conventional build (its own sessions, same Redis).
+        conventional_teacher = Client(conventional.url, realtime=False)
+        conventional_teacher.login("bench_teacher", "a long password")
+        conventional_cookie = {"Cookie": f"session={conventional_teacher.http.cookies.get('session')}"}
         seconds, connections, rounds = args.seconds, args.connections, args.rounds
 
         def run(server, path, headers=None):
             return lambda: load.wrk(server.url + path, connections, seconds, headers=headers)
 
+        def against_conventional(template_server, conventional_server, workers: int) -> list[dict]:
+            """The five scenarios, template / conventional build, on `workers` workers each."""
+            rows = []
+            for name, path, signed_in in (("WS JSON /ws/info", "/ws/info", False),
+                                          ("anonymous home page /", "/", False),
+                                          ("signed-in page /, Redis session", "/", True),
+                                          ("DB read on MariaDB", "/ws/catalog/B3", False),
+                                          ("dashboard (2 queries, 4 forms)", "/dashboard", True)):
+                (result, base), errors = paired(run(template_server, path, cookie if signed_in else None),
+                                                run(conventional_server, path,
+                                                    conventional_cookie if signed_in else None), rounds)
+                ratio = result.requests_per_second / base.requests_per_second
+                rows.append({"name": f"{name}, {workers} worker{'s' if workers > 1 else ''}", "template": result,
+                             "baseline": base, "ratio": ratio, "budget": 0.90, "baseline_name": "conventional build",
+                             "ok": ratio >= 0.90 and errors == 0})
+            return rows
+
         # An anonymous page must neither store a session nor send a cookie.
         anonymous = requests.get(template.url + "/", timeout=10)
         sessions_before = session_keys(env, app_name)
 
-        scenarios = [
-            ("WS JSON /ws/info", run(template, "/ws/info"), run(bare, "/json"), 0.90, "bare Flask JSON"),
-            ("anonymous home page /", run(template, "/"), run(bare, "/json"), 0.60, "bare Flask JSON"),
-            ("signed-in page /, Redis session", run(template, "/", cookie), run(bare, "/json"), 0.60,
-             "bare Flask JSON"),
-            ("DB read on MariaDB", run(template, "/ws/catalog/B3"), run(bare, "/db/B3"), 0.75, "bare PyMySQL"),
-            ("dashboard (4 queries, 4 forms)", run(template, "/dashboard", cookie), run(bare, "/json"), 0.12,
-             "bare Flask JSON"),
-        ]
-        rows = []
-        for name, template_run, base_run, budget, baseline in scenarios:
-            (result, base), errors = paired(template_run, base_run, rounds)
-            ratio = result.requests_per_second / base.requests_per_second
-            rows.append({"name": name, "template": result, "baseline": base, "ratio": ratio, "budget": budget,
-                         "baseline_name": baseline, "ok": ratio >= budget and errors == 0})
+        rows = against_conventional(template, conventional, 1)
+        # The floor: what the libraries cost, the conventional build against bare Flask and
+        # bare PyMySQL (no budget: the template answers to the conventional build).
+        for name, path, base_path, baseline in (("WS JSON", "/ws/info", "/json", "bare Flask JSON"),
+                                                ("DB read on MariaDB", "/ws/catalog/B3", "/db/B3", "bare PyMySQL")):
+            (result, base), errors = paired(run(conventional, path), run(bare, base_path), rounds)
+            rows.append({"name": f"floor, {name}: conventional build / {baseline}", "server_name": "conventional",
+                         "template": result, "baseline": base, "ratio": result.requests_per_second /
+                         base.requests_per_second, "budget": None, "baseline_name": baseline, "ok": errors == 0})
         sessions_after = session_keys(env, app_name)
         heavy = load.wrk(template.url + "/ws/info", 256, seconds)
         rss = template.worker_rss_mb()
         boot = boot_time(one_worker)
         fan = socket_measures(template.url, f"{app_name}:socketio", redis_url, args)
-        bare.stop()  # its last use was above; its pool's MariaDB connections go with it
+        bare.stop()  # their last use was above; their pools' MariaDB connections go with them
+        conventional.stop()
 
-        # Scaling: the same template with two workers against one, pair by pair.
+        # Two workers each: the template against the conventional build, then the
+        # template's scaling (two workers against one), pair by pair.
         scaled = servers.start_template(workdir, two_workers, "template-2-workers")
         started.append(scaled)
+        conventional_scaled = servers.start_conventional(workdir, conventional_env, 2, "conventional-2-workers")
+        started.append(conventional_scaled)
+        rows += against_conventional(scaled, conventional_scaled, 2)
+        conventional_scaled.stop()
         scaling = []
         for name, path in (("WS JSON /ws/info", "/ws/info"), ("DB read on MariaDB", "/ws/catalog/B3")):
             (two, one), errors = paired(run(scaled, path), run(template, path), rounds)

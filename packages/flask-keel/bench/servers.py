@@ -71,7 +71,7 @@ def _wait(server: Server, path: str) -> None:
     raise RuntimeError(f"{server.name} did not start:\n{server.log.read_text()}")
 
 
-# The same gunicorn settings for both: gevent, one worker, as the template's default.
+# The same gunicorn settings for every server: gevent, one worker, as the template's default.
 GUNICORN = ["--worker-class", "gevent", "--workers", "1", "--worker-connections", "1000",
             "--timeout", "60", "--graceful-timeout", "5", "--no-control-socket"]
 
@@ -84,6 +84,26 @@ def start_bare(workdir: Path, env: dict[str, str]) -> Server:
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = Server("bare", process, port, log)
     _wait(server, "/json")
+    return server
+
+
+# gunicorn's own access log for the conventional build, with the request id it sets
+# (the template writes its access log itself).
+ACCESS_LOG = ["--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms %({x-request-id}o)s']
+
+
+def start_conventional(workdir: Path, env: dict[str, str], workers: int = 1, name: str = "conventional") -> Server:
+    """bench/conventional_app.py, the same libraries without the template, on `workers` workers."""
+    port = free_port()
+    log = workdir / f"{name}.log"
+    gunicorn = list(GUNICORN)
+    gunicorn[gunicorn.index("--workers") + 1] = str(workers)
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *gunicorn, *ACCESS_LOG, "--bind",
+                                f"127.0.0.1:{port}", "bench.conventional_app:app"], cwd=PACKAGE,
+                               env={**os.environ, **env, "BENCH_WORKERS": str(workers), "BENCH_PROJECT": str(ROOT)},
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server(name, process, port, log)
+    _wait(server, "/ws/info")
     return server
 
 

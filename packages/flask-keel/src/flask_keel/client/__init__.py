@@ -22,7 +22,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import requests
+try:
+    import requests
+    import websocket  # noqa: F401 - socketio's client needs it for its websocket transport
+except ImportError as exc:  # pragma: no cover - the production image has no client extra
+    raise ImportError(
+        f"flask_keel.client needs {exc.name}, part of the `client` extra: pip install 'flask-keel[client]'",
+        name=exc.name) from exc
 import socketio
 
 from flask_keel.client.cookies import LoopbackSession
