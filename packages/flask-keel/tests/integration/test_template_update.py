@@ -9,6 +9,7 @@ copies it (a new repository, no history), then edited by its user.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,22 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[4]
 FIX = "packages/flask-keel/src/flask_keel/passwords.py"
 DEPLOYED = "deploy/kubernetes/base/service.yaml"
+# A shipped file a project has no use for (it publishes the framework) and deletes.
+UNWANTED = ".github/workflows/publish-framework.yml"
 COMPOSE_PORT = '      - "${APP_BIND:-127.0.0.1}:${APP_PORT-4200}:4200"'
+
+
+LOCKER_MODEL = """\
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flask_keel.db import db
+
+
+class Locker(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+"""
 
 
 def git(cwd: Path, *args: str) -> str:
@@ -69,6 +85,7 @@ def template(tmp_path_factory) -> Path:
     (scratch / ".env.example").write_text("\n".join(env_example) + "\n")
     (scratch / FIX).write_text((scratch / FIX).read_text() + "\n# fixed in v2\n")
     (scratch / DEPLOYED).write_text((scratch / DEPLOYED).read_text() + "# v2\n")
+    (scratch / UNWANTED).write_text((scratch / UNWANTED).read_text() + "# v2\n")
     app_command(scratch, "template", "record")  # a release records its framework's files
     edit(scratch / "template-version.toml", 'version = "1.0.0"', 'version = "2.0.0"')
     git(scratch, "add", "-A")
@@ -91,15 +108,18 @@ def project_from(template: Path, where: Path) -> Path:
 def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path):
     project = project_from(template, tmp_path / "project")
     edit(project / "Controllers/core.py", '"""', '"""Edited by the project.\n', )
-    (project / "Controllers/rooms.py").write_text("ROOMS = []  # the project's own feature\n")
-    migration = project / "migrations/versions/rooms_0001_create.py"
-    migration.write_text('"""create rooms"""\nrevision = "rooms_0001"\n')
+    # A feature of its own (not the README's rooms: the project's tests replay that one),
+    # with the migration `db migrate` writes for its model.
+    (project / "Models/Persistent/lockers.py").write_text(LOCKER_MODEL)
+    app_command(project, "db", "upgrade")
+    app_command(project, "db", "migrate", "-m", "add lockers")
+    [migration] = (project / "migrations/versions").glob("0003_*.py")
     edit(project / "docker-compose.yml", COMPOSE_PORT, COMPOSE_PORT.replace("4200}:4200", "8080}:4200"))
-    (project / "SECURITY.md").unlink()
+    (project / UNWANTED).unlink()
     git(project, "add", "-A")
     git(project, "commit", "--quiet", "-m", "the project's work")
     own = {path: (project / path).read_bytes()
-           for path in ("Controllers/core.py", "Controllers/rooms.py", "migrations/versions/rooms_0001_create.py")}
+           for path in ("Controllers/core.py", "Models/Persistent/lockers.py", str(migration.relative_to(project)))}
 
     result = run_update(project, "--from", str(template))
     assert result.returncode == 0, result.stderr
@@ -109,7 +129,8 @@ def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path)
     assert "(v2)" in (project / ".env.example").read_text()
     assert (project / DEPLOYED).read_text().endswith("# v2\n")
     assert {path: (project / path).read_bytes() for path in own} == own  # the project's own code
-    assert not (project / "SECURITY.md").exists()  # deleted by the project: stays deleted
+    assert not (project / UNWANTED).exists()  # deleted by the project: stays deleted, and is listed
+    assert f"kept deleted (you removed it): {UNWANTED}" in result.stdout
     compose = (project / "docker-compose.yml").read_text()
     assert "<<<<<<< docker-compose.yml (yours)" in compose and "8080}:4200" in compose and "4300}:4200" in compose
     assert "docker-compose.yml" in result.stdout.split("conflicts")[1]
@@ -132,6 +153,19 @@ def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path)
     (project / FIX).write_text((project / FIX).read_text() + "# a local edit\n")
     edited = app_command(project, "template", "check", check=False)
     assert edited.returncode == 1 and f"{FIX} (changed)" in edited.stderr
+    (project / FIX).write_text((project / FIX).read_text().replace("# a local edit\n", ""))
+
+    # The project's own `make test` passes on the updated, resolved project. Its virtualenvs
+    # start as copies of this checkout's (make then installs the project's locks and builds
+    # the framework's wheel from the project's own packages/flask-keel into them).
+    for venv in (".venv", ".venv-checkov"):
+        shutil.copytree(REPO_ROOT / venv, project / venv, symlinks=True)
+    # A new shell's environment: make provisions the services and says where they are.
+    environ = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CI") if key in os.environ}
+    tested = subprocess.run(["make", "test", "PYTEST_ARGS=-p no:cacheprovider -q"], cwd=project, env=environ,
+                            capture_output=True, text=True, timeout=900)
+    assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
+    assert " passed" in tested.stdout and " failed" not in tested.stdout
 
 
 def test_a_dirty_tree_is_refused_and_a_failed_update_changes_nothing(template, tmp_path):
