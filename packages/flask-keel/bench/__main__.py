@@ -173,7 +173,8 @@ def main() -> None:
                          base.requests_per_second, "budget": None, "baseline_name": baseline, "ok": errors == 0})
         sessions_after = session_keys(env, app_name)
         heavy = load.wrk(template.url + "/ws/info", 256, seconds)
-        rss = template.worker_rss_mb()
+        # Each worker's resident memory after its loads above, in the same venv.
+        rss, conventional_rss = template.worker_rss_mb(), conventional.worker_rss_mb()
         boot = boot_time(one_worker)
         fan = socket_measures(template.url, f"{app_name}:socketio", redis_url, args)
         bare.stop()  # their last use was above; their pools' MariaDB connections go with them
@@ -223,7 +224,8 @@ def main() -> None:
              f"{bare_fan['p50_ms']:.0f} ms; {fan['delivered']}/{fan['expected']} delivered)", "<= 1.5x",
              p99_ratio <= 1.5 and all_delivered),
             ("boot: create_app() in a fresh interpreter", f"{boot:.2f} s", "< 1.0 s", boot < 1.0),
-            ("idle worker RSS", f"{rss:.0f} MB", "< 100 MB", rss < 100),
+            ("worker RSS after its loads: template / conventional build", f"{rss:.0f} / {conventional_rss:.0f} MB",
+             "<= conventional + 10 MB", rss <= conventional_rss + 10),
             ("load generator: wrk's own CPU during the 2-worker runs",
              f"{max(row['template'].wrk_cores for row in scaling):.2f} cores of {os.cpu_count()}", "", True),
         ]
