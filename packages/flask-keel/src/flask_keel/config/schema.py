@@ -88,6 +88,9 @@ class ServerEnv(_Section):
     STATIC_PATH: str = "static"
     TEMPLATE_PATH: str = "template"
     INSTANCE_PATH: str = "instance"
+    # The address users reach the app at (https://example.org): links in mail are built
+    # from it, never from a request's Host header. None: http://BIND.ADDRESS:BIND.PORT.
+    PUBLIC_URL: str | None = None
     # Proxies in front whose X-Forwarded-* headers are believed (0: none).
     TRUSTED_PROXIES: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
     SESSION: SessionBackend = "filesystem"
