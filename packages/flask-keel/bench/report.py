@@ -11,7 +11,7 @@ def markdown(rows: list[dict], extras: list[tuple[str, str, str, bool]], header:
     lines = [header, "", "| scenario | server | req/s | baseline | baseline req/s | ratio | budget | p99 ms (s/b) "
              "| errors | ok |", "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | :-: |"]
     for row in rows:
-        budget = "floor, none" if row["budget"] is None else f">= {row['budget']:.2f}"
+        budget = row.get("budget_text") or ("floor, none" if row["budget"] is None else f">= {row['budget']:.2f}")
         lines.append(
             f"| {row['name']} | {row.get('server_name', 'template')} | {row['template'].requests_per_second:,.0f} | "
             f"{row['baseline_name']} | {row['baseline'].requests_per_second:,.0f} | {row['ratio']:.2f} | {budget} | "

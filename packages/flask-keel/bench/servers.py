@@ -119,6 +119,19 @@ def start_bare_socketio(workdir: Path, redis_url: str, channel: str) -> Server:
     return server
 
 
+def start_fastapi(workdir: Path, env: dict[str, str], workers: int = 2) -> Server:
+    """bench/fastapi_app.py on uvicorn with `workers` workers (the stretch row)."""
+    port = free_port()
+    log = workdir / "fastapi.log"
+    process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.fastapi_app:app", "--host", "127.0.0.1",
+                                "--port", str(port), "--workers", str(workers), "--no-access-log",
+                                "--log-level", "warning"], cwd=PACKAGE, env={**os.environ, **env},
+                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    server = Server(f"FastAPI on uvicorn, {workers} workers", process, port, log)
+    _wait(server, "/ws/catalog/B3")
+    return server
+
+
 def migrate(config: Path) -> None:
     subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], cwd=ROOT,
                    env={**os.environ, "APP_CONFIG": str(config)}, check=True, capture_output=True)

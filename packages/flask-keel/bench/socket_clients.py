@@ -15,6 +15,7 @@ monkey.patch_all()
 
 import argparse  # noqa: E402 - after patching, as gevent requires
 import json  # noqa: E402
+import uuid  # noqa: E402
 
 from bench import sockets  # noqa: E402
 from flask_keel.realtime import Emitter  # noqa: E402
@@ -28,13 +29,17 @@ def main() -> None:
     parser.add_argument("--rpc-clients", type=int, default=50)
     parser.add_argument("--fanout-clients", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--broadcasts", type=int, default=20, help="broadcasts measured (p99 over all deliveries)")
     parser.add_argument("--plain", action="store_true", help="no login: the bare Flask-SocketIO baseline")
     args = parser.parse_args()
+
+    # Each run signs up users of its own: the measure runs several times against one server.
+    run_id = uuid.uuid4().hex[:6]
 
     def open_clients(count: int, username: str):
         if args.plain:
             return sockets.plain_clients(args.url, count)
-        return sockets.login_clients(args.url, count, username)
+        return sockets.login_clients(args.url, count, f"{username}_{run_id}")
 
     clients = open_clients(args.rpc_clients, "bench_rpc")
     rpc_per_second, rpc_failures = sockets.rpc_rate(clients, args.seconds)
@@ -42,7 +47,7 @@ def main() -> None:
         client.close()
     clients = open_clients(args.fanout_clients, "bench_fanout")
     try:
-        fan = sockets.fan_out(clients, Emitter(args.redis_url, args.channel))
+        fan = sockets.fan_out(clients, Emitter(args.redis_url, args.channel), args.broadcasts)
     finally:
         for client in clients:
             client.close()
