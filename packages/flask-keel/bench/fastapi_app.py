@@ -20,8 +20,9 @@ env = os.environ
 engine = create_engine(
     f"mysql+pymysql://{env['BENCH_DB_USER']}:{env['BENCH_DB_PASSWORD']}@{env['BENCH_DB_HOST']}:"
     f"{env['BENCH_DB_PORT']}/{env['BENCH_DB_NAME']}?charset=utf8mb4",
-    # Pool as large as the thread pool that runs sync endpoints (anyio's default: 40).
-    pool_size=40, max_overflow=0, pool_recycle=280,
+    # 40 connections in all, split over the workers, as the conventional build's pool:
+    # MariaDB's default max_connections (151) also serves the template's pools meanwhile.
+    pool_size=-(-40 // int(env.get("BENCH_WORKERS", "1"))), max_overflow=0, pool_recycle=280,
 )
 SessionLocal = sessionmaker(engine)
 

@@ -9,14 +9,15 @@ def markdown(rows: list[dict], extras: list[tuple[str, str, str, bool]], header:
     """Each row: a server ("template" unless `server_name` says) against its baseline, in the
     same run; a row without a budget (None) is the floor, shown for what the libraries cost."""
     lines = [header, "", "| scenario | server | req/s | baseline | baseline req/s | ratio | budget | p99 ms (s/b) "
-             "| errors | ok |", "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | :-: |"]
+             "| errors (s/b) | ok |", "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | :-: |"]
     for row in rows:
         budget = row.get("budget_text") or ("floor, none" if row["budget"] is None else f">= {row['budget']:.2f}")
         lines.append(
             f"| {row['name']} | {row.get('server_name', 'template')} | {row['template'].requests_per_second:,.0f} | "
             f"{row['baseline_name']} | {row['baseline'].requests_per_second:,.0f} | {row['ratio']:.2f} | {budget} | "
             f"{row['template'].latency_p99_ms:.1f} / {row['baseline'].latency_p99_ms:.1f} | "
-            f"{row['template'].non_2xx + row['template'].socket_errors} | {'yes' if row['ok'] else 'NO'} |")
+            f"{row['template'].non_2xx + row['template'].socket_errors} / "
+            f"{row['baseline'].non_2xx + row['baseline'].socket_errors} | {'yes' if row['ok'] else 'NO'} |")
     lines += ["", "| measure | value | budget | ok |", "| --- | ---: | ---: | :-: |"]
     lines += [f"| {name} | {value} | {budget} | {'yes' if ok else 'NO'} |" for name, value, budget, ok in extras]
     return "\n".join(lines) + "\n"

@@ -125,7 +125,8 @@ def start_fastapi(workdir: Path, env: dict[str, str], workers: int = 2) -> Serve
     log = workdir / "fastapi.log"
     process = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.fastapi_app:app", "--host", "127.0.0.1",
                                 "--port", str(port), "--workers", str(workers), "--no-access-log",
-                                "--log-level", "warning"], cwd=PACKAGE, env={**os.environ, **env},
+                                "--log-level", "warning"], cwd=PACKAGE,
+                               env={**os.environ, **env, "BENCH_WORKERS": str(workers)},
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
     server = Server(f"FastAPI on uvicorn, {workers} workers", process, port, log)
     _wait(server, "/ws/catalog/B3")
