@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import Unauthorized
 
 from Controllers.accounts.service import create_user
+from Controllers.accounts.verification import may_log_in, verification_mode
 from flask_keel.auth import (
     authenticate,
     current_user,
@@ -39,8 +40,11 @@ def _signed_in(user, status: int = 200):
 @api.post("/signup")
 @signup_rate_limit
 def signup():
+    """Create an account and sign in; answers the user and the session's new CSRF token."""
     payload = json_body(SignupIn)
     user = create_user(payload.username, payload.email, payload.password)
+    if verification_mode() == "required":  # signed in only once the address is confirmed
+        return jsonify(user=user.to_dict(), verification_required=True), 201
     login(user)
     return _signed_in(user, 201)
 
@@ -48,16 +52,19 @@ def signup():
 @api.post("/login")
 @login_rate_limit
 def login_view():
+    """Sign in; answers the user and the session's new CSRF token."""
     payload = json_body(LoginIn)
     user = authenticate(payload.username, payload.password)
     if user is None:
         return render_error(InvalidCredentials())
+    may_log_in(user)  # 403 email_not_verified when verification is required
     login(user)
     return _signed_in(user)
 
 
 @api.post("/logout")
 def logout_view():
+    """Sign out (signed out already is fine too)."""
     logout()
     return jsonify(logged_out=True)
 
@@ -65,4 +72,5 @@ def logout_view():
 @api.get("/me")
 @login_required
 def me():
+    """The signed-in user."""
     return jsonify(current_user.to_dict())

@@ -7,7 +7,8 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from Controllers.accounts.service import create_user, username_taken
+from Controllers.accounts.service import create_user, email_taken, username_taken
+from Controllers.accounts.verification import EmailNotVerified, login_blocked, verification_mode
 from flask_keel.auth import (
     authenticate,
     current_user,
@@ -33,8 +34,13 @@ def signup():
     if form.validate_on_submit():
         if username_taken(form.username.data):
             form.username.errors.append("This username is taken; pick another.")
+        elif email_taken(form.email.data):
+            form.email.errors.append("An account uses this address already. Forgot its password? Reset it.")
         else:
             user = create_user(form.username.data, form.email.data, form.password.data)
+            if verification_mode() == "required":
+                return render_template("accounts/mail_sent.html", title="Confirm your address", message=(
+                    f"Your account is ready. Follow the link we mailed to {user.email} to log in."))
             log_in(user)
             flash(f"Welcome, {user.username}. Your account is ready.", "success")
             return redirect(url_for("accounts.dashboard"))
@@ -48,11 +54,14 @@ def login():
     next_url = safe_next(request.args.get("next"), url_for("accounts.dashboard"))
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
-        if user is not None:
+        if user is None:
+            form.password.errors.append("Wrong username or password.")
+        elif login_blocked(user):
+            form.username.errors.append(EmailNotVerified.description)
+        else:
             log_in(user)
             flash(f"Signed in as {user.username}.", "success")
             return redirect(next_url)
-        form.password.errors.append("Wrong username or password.")
     return render_template("accounts/login.html", form=form, next_url=next_url), 400 if form.errors else 200
 
 

@@ -249,9 +249,12 @@ def long_lived(environ: WSGIEnvironment, prefix: str) -> bool:
 class RequestLog:
     """WSGI middleware: gives each request its id (X-Request-ID) and logs one access line."""
 
-    def __init__(self, wsgi_app: WSGIApplication, long_lived_prefix: str) -> None:
+    def __init__(self, wsgi_app: WSGIApplication, long_lived_prefix: str,
+                 secret_prefixes: tuple[str, ...] = ()) -> None:
         self.wsgi_app = wsgi_app
         self.long_lived_prefix = long_lived_prefix
+        # Paths whose next segment is a secret (a mailed link's token): logged as [redacted].
+        self.secret_prefixes = secret_prefixes
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -281,8 +284,10 @@ class RequestLog:
             line = None
             if access_log.isEnabledFor(logging.INFO):
                 status, size = sent or (("101", None) if upgrade else ("500", None))
-                line = (time.time(), environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"),
-                        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+                if self.secret_prefixes and path.startswith(self.secret_prefixes):
+                    path = _redacted(path, self.secret_prefixes)
+                line = (time.time(), environ.get("REMOTE_ADDR", "-"), environ.get("REQUEST_METHOD", "-"), path,
                         environ.get("QUERY_STRING", ""), int(status[:3]), size,
                         round((time.perf_counter() - started) * 1000, 2), request_id)
             _queue.finished(line, counted)
@@ -296,7 +301,30 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
     return None
 
 
+# URL variables that hold a secret: a route such as /password/reset/<token> is logged
+# with the token replaced, since access logs are kept longer and read more widely.
+SECRET_URL_VARIABLES = frozenset({"token"})
+
+
+def _secret_prefixes(app: Flask) -> tuple[str, ...]:
+    """The static start of every rule whose first variable holds a secret."""
+    prefixes = set()
+    for rule in app.url_map.iter_rules():
+        start, _, variable = rule.rule.partition("<")
+        if variable and variable.split(">")[0].split(":")[-1] in SECRET_URL_VARIABLES:
+            prefixes.add(start)
+    return tuple(sorted(prefixes))
+
+
+def _redacted(path: str, prefixes: tuple[str, ...]) -> str:
+    prefix = max((p for p in prefixes if path.startswith(p)), key=len)
+    rest = path[len(prefix):]
+    _, slash, tail = rest.partition("/")
+    return f"{prefix}[redacted]{slash}{tail}"
+
+
 def register_access_log(app: Flask, long_lived_prefix: str) -> None:
-    """`long_lived_prefix`: where Socket.IO's connections, which stay open, are served."""
-    app.wsgi_app = RequestLog(app.wsgi_app, long_lived_prefix)  # type: ignore[method-assign]
+    """`long_lived_prefix`: where Socket.IO's connections, which stay open, are served.
+    Call it once the routes are registered: it reads which paths carry secrets."""
+    app.wsgi_app = RequestLog(app.wsgi_app, long_lived_prefix, _secret_prefixes(app))  # type: ignore[method-assign]
     _queue.flush_after_turn = _gevent_flush_after_turn()

@@ -19,7 +19,7 @@ def sign_up(server, username: str) -> requests.Session:
     client = requests.Session()
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
     response = client.post(server.url + "/ws/signup", headers={"X-CSRFToken": token}, timeout=10,
-                           json={"username": username, "password": "a long password", "email": "o@x.io"})
+                           json={"username": username, "password": "a long password", "email": f"{username}@x.io"})
     assert response.status_code == 201, response.text
     return client
 

@@ -233,3 +233,28 @@ def test_a_programs_own_record_factory_makes_the_access_records(app, caplog, mon
     with caplog.at_level(logging.INFO, logger="app.access"):
         app.test_client().get("/healthz")
     assert type(access_lines(caplog)[0]) is Tagged
+
+
+def test_a_token_in_the_path_is_never_written_to_the_access_log(caplog):
+    from flask import Flask
+
+    app = Flask(__name__)
+    for rule in ("/password/reset/<token>", "/verify/<string:token>/done", "/courses/<int:course_id>"):
+        app.add_url_rule(rule, rule, lambda **kwargs: "ok")
+    middleware = RequestLog(app.wsgi_app, "/socket.io/", access_log._secret_prefixes(app))
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        for path in ("/password/reset/eyJ1IjoxfQ.secret-part", "/verify/tok-123/done", "/courses/5"):
+            body = middleware(EnvironBuilder(path=path).get_environ(), lambda *args: None)
+            b"".join(body)
+        _queue.flush()
+    lines = access_lines(caplog)
+    assert [line.path for line in lines] == ["/password/reset/[redacted]", "/verify/[redacted]/done", "/courses/5"]
+    assert not any("secret-part" in line.getMessage() or "tok-123" in line.getMessage() for line in lines)
+
+
+def test_the_projects_mailed_links_are_logged_without_their_tokens(app, caplog):
+    with caplog.at_level(logging.INFO, logger="app.access"):
+        app.test_client().get("/password/reset/a-mailed-token.abc")
+        _queue.flush()
+    (line,) = access_lines(caplog)
+    assert line.path == "/password/reset/[redacted]" and "a-mailed-token" not in line.getMessage()

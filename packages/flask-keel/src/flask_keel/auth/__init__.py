@@ -14,26 +14,27 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from blinker import Namespace
-from flask import Blueprint, Flask, current_app, g, jsonify, redirect, request, session, url_for
+from flask import Blueprint, Flask, current_app, g, has_request_context, jsonify, redirect, request, session, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from flask_login import utils as flask_login_utils
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import BadRequest, Unauthorized
 from werkzeug.security import generate_password_hash
 
-from flask_keel.auth.limits import init_limits, login_rate_limit, signup_rate_limit
+from flask_keel.auth.limits import count_attempt, init_limits, login_rate_limit, signup_rate_limit
 from flask_keel.auth.redirects import safe_next
 from flask_keel.auth.session_user import SessionUser
 from flask_keel.db.authorized_user import AuthorizedUser, normalise_username
 from flask_keel.errors import render_error, wants_json
 from flask_keel.passwords import verify_password
-from flask_keel.sessions import rotate_session
+from flask_keel.sessions import current_session_id, end_user_sessions, rotate_session
 
 if TYPE_CHECKING:
     from flask_keel.config import Settings
 
-__all__ = ["authenticate", "current_user", "csrf", "end_user_logins", "login", "login_ended", "login_rate_limit",
-           "login_required", "logout", "safe_next", "signup_rate_limit", "user_logins_ended", "user_model"]
+__all__ = ["authenticate", "count_attempt", "current_user", "csrf", "end_user_logins", "login", "login_ended",
+           "login_rate_limit", "login_required", "logout", "renew_login", "safe_next", "signup_rate_limit",
+           "user_logins_ended", "user_model"]
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
@@ -109,9 +110,7 @@ def load_record(user_id: int):
 
 def _login_id() -> str | None:
     """The stored session id of the current login, if there is one."""
-    current = session._get_current_object()
-    sid = getattr(current, "sid", None)
-    return sid if sid and dict.__contains__(current, "_user_id") else None
+    return current_session_id()
 
 
 def login(user) -> None:
@@ -139,17 +138,36 @@ def _end_login(session_id: str | None) -> None:
         login_ended.send(current_app._get_current_object(), session_id=session_id)
 
 
-def end_user_logins(user) -> None:
-    """End every socket of a user (a user object or id), in every process, at once.
+def renew_login() -> None:
+    """Give the current login a new session id (after a password change, say): the old
+    id leaves the store and takes its sockets along; the user stays signed in."""
+    previous = _login_id()
+    rotate_session()
+    _end_login(previous)
 
-    For whatever ends all of a user's logins: a password change, "sign out
-    everywhere", an account deleted. Sockets are ended here; the sessions in the
-    store are the caller's to delete (the store keeps no list of a user's sessions),
-    else their sockets may connect again. Callable from a request, a CLI command or
-    any code with the app's context.
+
+def end_user_logins(user, *, keep_current: bool = False) -> int:
+    """End every login of a user (a user object or id): delete each of their sessions
+    from the store and disconnect their sockets, in every process, at once. Returns
+    how many stored sessions were deleted.
+
+    For whatever ends a user's logins: a password reset or change, "sign out
+    everywhere", an account deleted. With `keep_current`, the login of the current
+    request (and its sockets) stays: only the user's other sessions end. Callable
+    from a request, a CLI command or any code with the app's context.
     """
     user_id = getattr(user, "id", user)
-    user_logins_ended.send(current_app._get_current_object(), user_id=user_id)
+    app = current_app._get_current_object()
+    keep = _login_id() if keep_current and has_request_context() else None
+    if keep is not None and str(session.get("_user_id")) != str(user_id):
+        keep = None  # the current login is someone else's: none of this user's is kept
+    ended = end_user_sessions(user_id, keep=keep)
+    if keep is None:
+        user_logins_ended.send(app, user_id=user_id)
+    else:
+        for session_id in ended:  # each other login's sockets; the current one's stay
+            login_ended.send(app, session_id=session_id)
+    return len(ended)
 
 
 def _user_from_session(user_id: str, username: object):

@@ -58,6 +58,12 @@ LIMITS = {
               "Too many login attempts; wait a minute and try again."),
     "signup": ("SIGNUP_RATE_LIMIT", "5 per minute; 20 per hour",
                "Too many accounts created from your address; wait a minute and try again."),
+    # Requests that send mail (password reset, a verification link again), per client
+    # address and, counted separately, per email address asked for (count_attempt).
+    "mail": ("MAIL_RATE_LIMIT", "5 per minute; 30 per hour",
+             "Too many mail requests from your address; wait a minute and try again."),
+    "mail_address": ("MAIL_ADDRESS_RATE_LIMIT", "3 per 15 minutes; 10 per day",
+                     "Too many messages were asked for this address; try again later."),
 }
 # While the store is down, counts are kept in memory and the store is tried again this often.
 RETRY_STORE_SECONDS = 5.0
@@ -158,6 +164,13 @@ def rate_limit(name: str) -> Callable:
         return limited
 
     return decorate
+
+
+def count_attempt(name: str, key: str) -> None:
+    """Count one attempt against the limit `name` for `key` (a client address, an email
+    address, ...); TooManyAttempts (429 with Retry-After) past it. For limits keyed on
+    something other than the client's address, and for named requests over sockets."""
+    current_app.extensions[LIMITERS_KEY][name].check(key)
 
 
 login_rate_limit = rate_limit("login")

@@ -22,6 +22,7 @@ from flask.cli import NoAppException
 from flask_keel.config import schema
 from flask_keel.config.files import ConfigFileError, read_config_file
 from flask_keel.config.placeholders import EnvText, Problems, substitute, type_free_values
+from flask_keel.config.proxies import proxy_entry_problem
 
 DEFAULT_CONFIG = Path("config") / "config.yml"
 
@@ -51,6 +52,7 @@ class Settings:
     redis: schema.RedisService
     memcached: schema.MemcachedService
     filesystem: schema.FilesystemService
+    mail: schema.MailService = field(default_factory=schema.MailService)
     extra_services: dict[str, Any] = field(default_factory=dict)
 
     def path(self, value: str) -> Path:
@@ -77,6 +79,7 @@ class Settings:
             "redis": _plain(self.redis),
             "memcached": _plain(self.memcached),
             "filesystem": _plain(self.filesystem),
+            "mail": _plain(self.mail),
         }
         services.update(self.extra_services)
         database: dict[str, Any] = {"default": self.default_database}
@@ -260,6 +263,13 @@ def _validate(sections: dict[str, Any], source: Path, root: Path, problems: Prob
             if backend in ("redis", "memcached") and not services[backend].enabled:
                 problems.add(f"SERVER_ENV.{key}", f"is {backend!r} but SERVICES.{backend} has no "
                                                   f"{'HOST or URL' if backend == 'redis' else 'HOST'}")
+    if server is not None:
+        for entry in server.proxy_networks:
+            if (problem := proxy_entry_problem(entry)) is not None:
+                problems.add("SERVER_ENV.TRUSTED_PROXY_NETWORKS", problem)
+        if server.TRUSTED_PROXIES and not server.proxy_networks:
+            problems.add("SERVER_ENV.TRUSTED_PROXY_NETWORKS", f"is empty, but TRUSTED_PROXIES is "
+                                                              f"{server.TRUSTED_PROXIES}: name the proxies' addresses")
     if server is not None and server.METRICS_PORT is not None and server.METRICS_PORT == server.BIND.PORT:
         problems.add("SERVER_ENV.METRICS_PORT", f"is {server.METRICS_PORT}, the app's own port (BIND.PORT): "
                                                "metrics need a port of their own, which is never made public")
@@ -283,6 +293,7 @@ def _validate(sections: dict[str, Any], source: Path, root: Path, problems: Prob
         redis=services.pop("redis"),
         memcached=services.pop("memcached"),
         filesystem=services.pop("filesystem"),
+        mail=services.pop("mail"),
         extra_services=services,
     )
 

@@ -7,24 +7,39 @@
 Sessions are msgpack (never pickle, see serializers.py), written only when they
 changed (an authenticated page costs one read), and an unreachable store gives
 503s instead of errors (see outage.py).
+
+Each store also lists every user's sessions (index.py): `user_sessions(user_id)`
+for an account page, `end_user_sessions(user_id, keep=...)` to sign a user out
+of every other device (flask_keel.auth.end_user_logins calls it).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, current_app, session
 from flask.globals import _cv_request
 from flask_session import Session
 
-from flask_keel.sessions.interface import ResilientSessionInterface, is_users
-from flask_keel.sessions.outage import SessionStoreUnavailable
+from flask_keel.sessions.index import (
+    SEEN_EVERY,
+    FileSessionIndex,
+    MemcachedSessionIndex,
+    RedisSessionIndex,
+    SessionEntry,
+    SessionIndex,
+)
+from flask_keel.sessions.interface import USER_KEY, ResilientSessionInterface, is_users
+from flask_keel.sessions.outage import STORE_ERRORS, SessionStoreUnavailable
 from flask_keel.sessions.serializers import MsgpackFileSystemCache, StrictMsgpackSerializer
 
 if TYPE_CHECKING:
     from flask_keel.config import Settings
 
-__all__ = ["SessionStoreUnavailable", "rotate_session"]
+__all__ = ["ActiveSession", "SessionStoreUnavailable", "current_session_id", "end_user_sessions", "rotate_session",
+           "user_sessions"]
 
 
 FILE_SESSIONS_KEPT = 100_000
@@ -55,10 +70,25 @@ def init_sessions(app: Flask, settings: Settings, clients: dict) -> None:
     Session(app)
     inner = app.session_interface
     inner.serializer = StrictMsgpackSerializer()
-    app.session_interface = ResilientSessionInterface(inner, backend)
+    # How often a user's "last seen" is written, at most, per process and session.
+    seen_every = float(app.config.setdefault("SESSION_SEEN_INTERVAL", SEEN_EVERY))
+    app.session_interface = ResilientSessionInterface(inner, backend, _index_for(app, settings, clients), seen_every)
     # Registered before the Server modules' hooks, so it runs after them (Flask runs
     # after_request hooks last-registered first).
     app.after_request(never_store_signed_in_responses)
+
+
+def _index_for(app: Flask, settings: Settings, clients: dict) -> SessionIndex:
+    """The index of each user's sessions, in the store that holds the sessions."""
+    namespace, lifetime = settings.key_namespace, app.permanent_session_lifetime.total_seconds()
+    backend = settings.server.SESSION
+    if backend == "redis":
+        return RedisSessionIndex(clients["redis"], namespace, lifetime)
+    if backend == "memcached":
+        return MemcachedSessionIndex(clients["memcached"], namespace, lifetime)
+    # Beside the session folder, not in it: cachelib counts and prunes every entry of its folder.
+    directory = Path(settings.path(settings.filesystem.PATH))
+    return FileSessionIndex(directory.with_name(directory.name + "-index"), namespace, lifetime)
 
 
 def never_store_signed_in_responses(response):
@@ -81,3 +111,76 @@ def rotate_session() -> None:
     from flask import current_app, session
 
     current_app.session_interface.regenerate(session)
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """A session of a user as an account page shows it (times in Unix seconds)."""
+
+    id: str  # a hash of the session id: the id itself is a secret and never shown
+    created: float
+    last_seen: float
+    client: str  # the User-Agent, shortened ("Firefox on Linux")
+    address: str
+    current: bool  # the session of the request asking
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "created": self.created, "last_seen": self.last_seen, "client": self.client,
+                "address": self.address, "current": self.current}
+
+
+def current_session_id() -> str | None:
+    """The stored session id of the current request's login, if it has one."""
+    current = session._get_current_object()
+    sid = getattr(current, "sid", None)
+    return sid if sid and is_users(current) else None
+
+
+def _interface() -> ResilientSessionInterface:
+    return current_app.session_interface
+
+
+def _live_entries(user_id: Any) -> list[SessionEntry]:
+    """The index's entries of the user whose session the store still holds, as that user's.
+    Entries naming a session that is gone (expired, deleted behind the app's back) or
+    someone else's are dropped from the index."""
+    interface, user = _interface(), str(getattr(user_id, "id", user_id))
+    if interface.index is None:
+        return []
+    try:
+        entries = interface.index.entries(user)
+        live, gone = [], []
+        for entry in entries:
+            data = interface.inner._retrieve_session_data(interface.inner._get_store_id(entry.sid))
+            holder = dict.get(data, USER_KEY) if isinstance(data, dict) else None
+            (live if holder is not None and str(holder) == user else gone).append(entry)
+        if gone:
+            interface.index.remove(user, [entry.sid for entry in gone])
+    except STORE_ERRORS as exc:
+        interface.health.failure(exc)
+        raise SessionStoreUnavailable() from None
+    return live
+
+
+def user_sessions(user_id: Any) -> list[ActiveSession]:
+    """The user's (a user or an id) active sessions, the most recently seen first."""
+    current = current_session_id() if _cv_request.get(None) is not None else None
+    listed = [ActiveSession(entry.public_id, entry.created, entry.seen, entry.agent, entry.address,
+                            entry.sid == current) for entry in _live_entries(user_id)]
+    return sorted(listed, key=lambda active: (not active.current, -active.last_seen))
+
+
+def end_user_sessions(user_id: Any, *, keep: str | None = None) -> list[str]:
+    """Delete every stored session of the user (a user or an id) but `keep` (a session id);
+    the ids deleted. Their cookies then name nothing: the next request of each is a visitor's."""
+    interface, user = _interface(), str(getattr(user_id, "id", user_id))
+    ended = [entry.sid for entry in _live_entries(user) if entry.sid != keep]
+    try:
+        for sid in ended:
+            interface.inner._delete_session(interface.inner._get_store_id(sid))
+        if ended:
+            interface.index.remove(user, ended)
+    except STORE_ERRORS as exc:
+        interface.health.failure(exc)
+        raise SessionStoreUnavailable() from None
+    return ended
