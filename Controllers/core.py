@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from flask_keel.realtime import notify
 from flask_keel.rpc import RpcRequest, named_request
@@ -21,8 +21,15 @@ def home():
     return render_template("home.html", app_name=current_app.config["APP_NAME"])
 
 
+class Info(msgspec.Struct):
+    """What /ws/info answers (its declared shape, read by the API's description)."""
+
+    name: str
+    env: str
+
+
 @api.get("/info")
-def info():
+def info() -> Annotated[Response, Info]:
     """What this service is, for clients checking they reached the right one."""
     return jsonify(name=current_app.config["APP_NAME"], env=current_app.config["APP_ENV"])
 
@@ -41,6 +48,7 @@ def echo(request: RpcRequest) -> dict[str, Any]:
 
 @named_request(api, "whoami")
 def whoami(request: RpcRequest) -> dict[str, Any]:
+    """The signed-in user."""
     return request.user.to_dict()
 
 

@@ -17,13 +17,17 @@ downgrade base` before removing the feature.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import click
 
+# The committed API descriptions (`flask openapi`), written again without the feature's endpoints.
+API_DOCUMENTS = {"docs/openapi.json": "--output", "docs/asyncapi.json": "--asyncapi"}
 FEATURE_PATHS = ("Controllers/{name}", "Controllers/{name}.py", "Models/Persistent/{name}.py",
                  "Models/Forms/{name}.py", "template/{name}", "static/{name}", "tests/{name}")
 
@@ -132,6 +136,22 @@ class FeatureEditor:
         if new != text:
             self._write(path, new, "dropped from the models of")
 
+    def regenerate_api_documents(self) -> None:
+        """In a fresh process: this one may have imported the feature's modules."""
+        args = []
+        for relative, option in API_DOCUMENTS.items():
+            if (self.root / relative).exists():
+                args += [option, str(self.root / relative)]
+                self.done.append(f"regenerated: {relative}")
+        if not args or self.dry_run:
+            return
+        written = subprocess.run([sys.executable, "-m", "flask_keel", "openapi", *args],  # noqa: S603
+                                 cwd=self.root, env={**os.environ, "APP_ROOT": str(self.root)},
+                                 capture_output=True, text=True, timeout=120, check=False)
+        if written.returncode:
+            click.echo("warning: the API documents were not regenerated; run `python -m app openapi "
+                       + " ".join(args) + "`:\n" + written.stderr[-2000:], err=True)
+
     def drop_from_testpaths(self) -> None:
         path = self.root / "pyproject.toml"
         if not path.exists():
@@ -176,6 +196,7 @@ def remove_command(name: str, dry_run: bool) -> None:
     editor.remove_migrations()
     editor.drop_from_config()
     editor.drop_from_testpaths()
+    editor.regenerate_api_documents()
     for line in editor.done:
         click.echo(("would be " if dry_run else "") + line)
     if not dry_run:
