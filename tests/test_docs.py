@@ -135,11 +135,14 @@ def test_the_walk_through_needs_only_the_accounts():
     blocks = {}
     for body in re.findall(r"```\w+\n(.*?)```", section, re.DOTALL):
         first = body.partition("\n")[0]
-        name = re.match(r"(?:#|<!--)\s*([\w/.]+)", first)
+        name = re.match(r"(?:#|\{#)\s*([\w/.]+)", first)
         assert name, f"a code block of the walk-through does not start by naming its file: {first!r}"
         blocks[name.group(1)] = body
     assert set(blocks) == {"Models/Persistent/rooms.py", "Models/Forms/rooms.py", "Controllers/rooms.py",
-                           "template/rooms.html", "Server/Web.py"}
+                           "template/rooms.html", "Server/Web.py", "tests/rooms/test_rooms.py"}
+    # A template names itself in a Jinja comment, which renders as nothing: an HTML
+    # comment before `{% extends %}` would come before the page's <!doctype>.
+    assert blocks["template/rooms.html"].startswith("{#"), blocks["template/rooms.html"][:40]
     for name, body in blocks.items():
         assert not re.search(r"school|teacher", body, re.I), name
         if name.endswith(".py") and name != "Server/Web.py":
@@ -179,3 +182,23 @@ def test_the_seed_names_appear_in_no_python_code():
              for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
              if any(occurrences(line, name) for name in SEED_NAMES)]
     assert named == [], "\n".join(named)
+
+
+def test_the_start_steps_come_in_the_order_the_files_exist_and_name_every_rename():
+    """`.env` is made before a step sets a value in it; the rename step names the image compose
+    builds, as `.env.example` and the compose files spell it (two projects with one image
+    name overwrite each other's image)."""
+    section = README.read_text().split("## Start a project", 1)[1].split("\n## ", 1)[0]
+    steps = re.split(r"^\d+\. ", section, flags=re.M)[1:]
+    made = next(index for index, step in enumerate(steps) if "cp .env.example .env" in step)
+    setting = [index for index, step in enumerate(steps) if re.search(r"in `\.env`", step)]
+    assert setting and min(setting) > made, (made, setting)
+    rename = next(step for step in steps if step.startswith("Rename what is yours"))
+    env_example = (ROOT / ".env.example").read_text()
+    compose = (ROOT / "docker-compose.yml").read_text() + (ROOT / "docker-compose.dev.yml").read_text()
+    for name in ("APP_NAME", "APP_IMAGE", "APP_DEV_IMAGE"):
+        assert f"`{name}`" in rename, name
+        assert re.search(rf"^{name}=\S", env_example, re.M), f"{name} has no value in .env.example"
+    for name in ("APP_IMAGE", "APP_DEV_IMAGE"):
+        assert "${" + name in compose, name
+    assert "`pyproject.toml`" in rename

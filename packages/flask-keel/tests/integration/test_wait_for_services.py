@@ -40,14 +40,17 @@ def test_an_unreachable_database_fails_in_bounded_time_naming_host_and_port(tmp_
 
 
 def test_everything_up_is_reported_and_exits_0(tmp_path, mariadb, redis_server, memcached_server):
+    from flask_keel.testing import redis_entry
+
     result, _ = run_wait(tmp_path, {
         "SERVER_ENV": {"INSTANCE_PATH": str(tmp_path)},
         "DATABASE": {"main": {"driver": "mysql+pymysql", "address": mariadb[0], "port": mariadb[1],
                               "user": "root", "database": "test"}},
-        "SERVICES": {"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]},
+        "SERVICES": {"redis": redis_entry(redis_server),  # TEST_REDIS_PORT and TEST_REDIS_DB
                      "memcached": {"HOST": "127.0.0.1", "PORT": memcached_server[1]}},
     }, "10")
     assert result.returncode == 0, result.stderr
-    for line in ("database main at 127.0.0.1:3306 is up", "redis at 127.0.0.1:6379 is up",
-                 "memcached at 127.0.0.1:11211 is up", "all services answer"):
+    # The ports the suite was given (TEST_*_PORT, what scripts/provision prints), not the defaults.
+    for line in (f"database main at 127.0.0.1:{mariadb[1]} is up", f"redis at 127.0.0.1:{redis_server[1]} is up",
+                 f"memcached at 127.0.0.1:{memcached_server[1]} is up", "all services answer"):
         assert line in result.stderr

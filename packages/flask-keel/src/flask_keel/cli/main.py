@@ -13,6 +13,7 @@ from flask_keel.cli.db import db_group
 from flask_keel.cli.dev import dev_command
 from flask_keel.cli.feature import feature_group
 from flask_keel.cli.jobs import jobs_group
+from flask_keel.cli.openapi import openapi_command
 from flask_keel.cli.realtime import realtime_group
 from flask_keel.cli.serve import serve_command
 from flask_keel.cli.template import template_group
@@ -25,13 +26,16 @@ def _create_app():
     return create_app()
 
 
-cli = FlaskGroup(create_app=_create_app, help="Manage and run the application.")
+# load_dotenv=False: the config reads the environment (compose reads `.env`); a `.env` in
+# the checkout is neither loaded into the commands nor answered with a tip on stderr.
+cli = FlaskGroup(create_app=_create_app, load_dotenv=False, help="Manage and run the application.")
 cli.add_command(config_group)
 cli.add_command(serve_command)
 cli.add_command(dev_command)
 cli.add_command(db_group)
 cli.add_command(feature_group)
 cli.add_command(jobs_group)
+cli.add_command(openapi_command)
 cli.add_command(realtime_group)
 cli.add_command(wait_command)
 cli.add_command(template_group)

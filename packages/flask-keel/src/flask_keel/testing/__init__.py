@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from flask_keel.testing.helpers import csrf_headers, free_port, merge, wait_until
 from flask_keel.testing.live import LiveServer, migrate_database, signed_up, start_live_server, wait_until_serving
+from flask_keel.testing.mail import MailCatcher, links_in, text_of
 from flask_keel.testing.projects import (
     ApiClient,
     edit,
@@ -28,11 +29,11 @@ from flask_keel.testing.projects import (
     served_within,
     use_project,
 )
-from flask_keel.testing.services import MARIADB, MEMCACHED, REDIS, mariadb_entry, require
+from flask_keel.testing.services import MARIADB, MEMCACHED, REDIS, REDIS_DB, mariadb_entry, redis_entry, require
 
 __all__ = [
-    "MARIADB", "MEMCACHED", "REDIS", "ApiClient", "LiveServer", "csrf_headers", "edit", "forget_user_packages",
-    "free_port", "mariadb_entry", "merge", "migrate_database", "project_config", "require", "run_db",
-    "scratch_copy", "served_within", "signed_up", "start_live_server", "use_project", "wait_until",
-    "wait_until_serving",
+    "MARIADB", "MEMCACHED", "REDIS", "REDIS_DB", "ApiClient", "LiveServer", "MailCatcher", "csrf_headers", "edit",
+    "forget_user_packages", "free_port", "links_in", "mariadb_entry", "merge", "migrate_database",
+    "project_config", "redis_entry", "require", "run_db", "scratch_copy", "served_within", "signed_up",
+    "start_live_server", "text_of", "use_project", "wait_until", "wait_until_serving",
 ]

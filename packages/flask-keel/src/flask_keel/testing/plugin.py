@@ -7,9 +7,12 @@
 - `mariadb`, `redis_server`, `memcached_server`: the services' (host, port), required;
   `mariadb_databases`: throw-away databases on that MariaDB, dropped at the end;
 - `live_server`: real `python -m app serve` processes, stopped after the test;
+- `mail_catcher`: a real SMTP server (aiosmtpd) in the test process, keeping what it receives;
 - `browser`, `new_page`: Playwright driving the system's Chromium ($CHROMIUM, else
   /usr/bin/chromium; nothing is downloaded). A failing test's pages are saved as
   screenshots under instance/screenshots/ of the project.
+
+At its end, the session fails if a process it started is still running (leftovers.py).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from flask_keel.testing.leftovers import leftovers, mark_session
 from flask_keel.testing.live import LiveServer, start_live_server
+from flask_keel.testing.mail import MailCatcher
 from flask_keel.testing.projects import forget_user_packages, use_project
 from flask_keel.testing.services import MARIADB, MEMCACHED, REDIS, require
 
+SESSION_TOKEN = pytest.StashKey[str]()
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -66,6 +72,15 @@ def redis_server():
 @pytest.fixture(scope="session")
 def memcached_server():
     return require("memcached", MEMCACHED)
+
+
+@pytest.fixture
+def mail_catcher():
+    """A real SMTP server (aiosmtpd) in this process; `mail_catcher.settings()` is the
+    SERVICES.mail of an app that sends to it."""
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
 
 
 @pytest.fixture(scope="session")
@@ -150,3 +165,23 @@ def new_page(browser, request, project_root):
                 page.screenshot(path=str(screenshots / f"{name}-{index}-{number}.png"), full_page=True)
     for context in contexts:
         context.close()
+
+
+def pytest_configure(config):
+    config.stash[SESSION_TOKEN] = mark_session()
+
+
+@pytest.hookimpl(trylast=True)  # after the session's fixtures are torn down
+def pytest_sessionfinish(session):
+    """No process the session started outlives it: a leftover is named, ended, and fails the run."""
+    token = session.config.stash.get(SESSION_TOKEN, None)
+    left = leftovers(token) if token else {}
+    if not left:
+        return
+    lines = [f"pid {pid}: {command}" for pid, command in sorted(left.items())]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_sep("=", "processes started by the tests and left running (now ended)", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
