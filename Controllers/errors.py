@@ -11,6 +11,9 @@ from flask_keel.errors import render_error, wants_json
 
 def not_found(error):
     if wants_json():
+        # A view's own words ("You have no course 3.") stay; a path nothing serves is named.
+        if isinstance(error, NotFound) and error.description != NotFound.description:
+            return render_error(error)
         return render_error(NotFound(f"No page or endpoint at {request.path}."))
     return render_template("404.html", path=request.path), 404
 

@@ -8,12 +8,59 @@
 # `worker` runs 1-2, then `flask jobs worker` (the compose `worker` service).
 # `dev` runs 1-3, then the development server with code reloading instead of
 # gunicorn (docker-compose.dev.yml; never in production: it refuses APP_ENV=PROD).
+# `write-secrets` (the compose `secrets` service, as root) writes the secrets it is given
+# into files for the app's user (SECRETS_DIR/app) and for MySQL (SECRETS_DIR/mysql, a
+# volume only the mysql service mounts), and exits.
 # Anything else is run as given: `docker compose run --rm app flask db current`.
 set -eu
 
 RENDERED="${APP_RENDERED_CONFIG:-/app/instance/config.yml}"
 
 log() { printf '%s entrypoint: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+
+# A value given for one run (`docker compose run -e APP_KEY=...`) wins over the secret
+# file compose names: the config refuses a variable set both ways.
+for name in APP_KEY DB_PASSWORD REDIS_PASSWORD MAIL_PASSWORD; do
+    if eval "[ -n \"\${$name:-}\" ] && [ -n \"\${${name}_FILE:-}\" ]"; then
+        unset "${name}_FILE"
+    fi
+done
+
+SECRETS_DIR="${SECRETS_DIR:-/run/secrets}"
+
+write_secret() { # folder name value
+    umask 077
+    printf '%s' "$3" >"$1/$2.new"
+    mv "$1/$2.new" "$1/$2"
+}
+
+write_secrets() {
+    for name in APP_KEY DB_PASSWORD REDIS_PASSWORD MYSQL_ROOT_PASSWORD; do
+        if eval "[ -z \"\${$name:-}\" ]"; then
+            log "$name is not set"
+            exit 1
+        fi
+    done
+    mkdir -p "$SECRETS_DIR/app" "$SECRETS_DIR/mysql"
+    # Ours again first (a restarted stack): root here has CHOWN, not the right to write
+    # into another user's private folder.
+    chown 0:0 "$SECRETS_DIR/app"
+    chown -R 0:0 "$SECRETS_DIR/app"
+    chmod 0700 "$SECRETS_DIR/app" "$SECRETS_DIR/mysql"
+    write_secret "$SECRETS_DIR/app" APP_KEY "$APP_KEY"
+    write_secret "$SECRETS_DIR/app" DB_PASSWORD "$DB_PASSWORD"
+    write_secret "$SECRETS_DIR/app" REDIS_PASSWORD "$REDIS_PASSWORD"
+    # Optional (empty: the SMTP server needs no login); the app reads it as MAIL_PASSWORD_FILE.
+    write_secret "$SECRETS_DIR/app" MAIL_PASSWORD "${MAIL_PASSWORD:-}"
+    write_secret "$SECRETS_DIR/mysql" DB_PASSWORD "$DB_PASSWORD"
+    write_secret "$SECRETS_DIR/mysql" MYSQL_ROOT_PASSWORD "$MYSQL_ROOT_PASSWORD"
+    chown -R app:app "$SECRETS_DIR/app"
+    # MySQL's volume is mounted by the mysql service alone, whose entrypoint reads the
+    # files as root or as its own user (whatever uid its image gives it): readable there.
+    chmod 0755 "$SECRETS_DIR/mysql"
+    chmod 0444 "$SECRETS_DIR/mysql/DB_PASSWORD" "$SECRETS_DIR/mysql/MYSQL_ROOT_PASSWORD"
+    log "wrote the secrets into $SECRETS_DIR (app/, mysql/)"
+}
 
 render() {
     log "rendering the config from the environment into $RENDERED"
@@ -52,8 +99,9 @@ case "${1:-serve}" in
         wait_for_services
         migrate
         log "starting the development server (debugger on; reloads as files change)"
-        # --poll: bind mounts from macOS and Windows hosts send no file events.
-        APP_CONFIG="$RENDERED" exec python -m app dev --no-migrate --poll
+        # --poll: bind mounts from macOS and Windows hosts send no file events. --host: the
+        # container's own address, which compose publishes; `dev` binds loopback unless told.
+        APP_CONFIG="$RENDERED" exec python -m app dev --no-migrate --poll --host "${BIND_ADDRESS:-0.0.0.0}"
         ;;
     worker)
         # The app service migrates; a worker only waits for the services, then consumes.
@@ -62,6 +110,7 @@ case "${1:-serve}" in
         log "starting the jobs worker"
         APP_CONFIG="$RENDERED" exec flask jobs worker
         ;;
+    write-secrets) write_secrets ;;
     render) render ;;
     wait) render; wait_for_services ;;
     migrate) render; wait_for_services; migrate ;;

@@ -42,6 +42,7 @@ def _created(record_id: int):
 @api.post("/teachers")
 @login_required
 def create_teacher():
+    """Become a teacher: your name as students see it, and your department."""
     payload = json_body(TeacherIn)
     service.create_teacher(current_user, payload.name, payload.department)
     return _created(current_user.id)
@@ -49,6 +50,7 @@ def create_teacher():
 
 @named_request(api, "teachers.create")
 def create_teacher_request(request: RpcRequest) -> dict[str, Any]:
+    """Become a teacher; answers your roles."""
     payload = request.parse(TeacherIn)
     service.create_teacher(request.user, payload.name, payload.department)
     return {"user_id": request.user.id, **service.roles(request.user)}
@@ -57,6 +59,7 @@ def create_teacher_request(request: RpcRequest) -> dict[str, Any]:
 @api.post("/students")
 @login_required
 def create_student():
+    """Become a student: your name as teachers see it, and your date of birth."""
     payload = json_body(StudentIn)
     service.create_student(current_user, payload.name, payload.birth_date)
     return _created(current_user.id)
@@ -64,6 +67,7 @@ def create_student():
 
 @named_request(api, "students.create")
 def create_student_request(request: RpcRequest) -> dict[str, Any]:
+    """Become a student; answers your roles."""
     payload = request.parse(StudentIn)
     service.create_student(request.user, payload.name, payload.birth_date)
     return {"user_id": request.user.id, **service.roles(request.user)}
@@ -81,23 +85,27 @@ def my_roles():
 @api.get("/courses")
 @login_required
 def list_courses():
+    """Courses, filtered by teacher or a search text, at most `limit` of them."""
     return jsonify([course.to_dict() for course in service.find_courses(query_args(CourseQuery))])
 
 
 @named_request(api, "courses.list")
 def list_courses_request(request: RpcRequest) -> list[Course]:
+    """Courses, filtered by teacher or a search text (no payload: the first 50)."""
     return service.find_courses(request.parse(CourseQuery) if request.payload else CourseQuery())
 
 
 @api.post("/courses")
 @login_required
 def create_course():
+    """Add a course you teach (teachers only); answers its id."""
     payload = json_body(CourseIn)
     return _created(service.create_course(current_user, payload.course_name, payload.course_code).id)
 
 
 @named_request(api, "courses.create")
 def create_course_request(request: RpcRequest) -> Course:
+    """Add a course you teach (teachers only); answers the course."""
     payload = request.parse(CourseIn)
     return service.create_course(request.user, payload.course_name, payload.course_code)
 
@@ -105,6 +113,7 @@ def create_course_request(request: RpcRequest) -> Course:
 @api.get("/courses/<int:course_id>")
 @login_required
 def get_course(course_id: int):
+    """One course by its id."""
     return jsonify(db.get_or_404(Course, course_id, description=f"There is no course {course_id}.").to_dict())
 
 
@@ -117,18 +126,21 @@ def catalog_entry(course_code: str):
 @api.patch("/courses/<int:course_id>")
 @login_required
 def update_course(course_id: int):
+    """Rename or recode one of your courses; answers the course."""
     return jsonify(service.update_course(current_user, course_id, json_body(CourseChange)).to_dict())
 
 
 @api.patch("/courses")
 @login_required
 def update_courses():
+    """Change several of your courses at once (by codes or a name prefix); answers how many."""
     return jsonify(updated=service.update_courses(current_user, json_body(CourseBulkChange)))
 
 
 @api.delete("/courses/<int:course_id>")
 @login_required
 def delete_course(course_id: int):
+    """Delete one of your courses, with its enrolments."""
     service.delete_course(current_user, course_id)
     return "", 204
 
@@ -136,6 +148,7 @@ def delete_course(course_id: int):
 @api.get("/me/courses")
 @login_required
 def my_courses():
+    """The courses you teach and those you are enrolled in."""
     courses = service.my_courses(current_user)
     return jsonify({name: [course.to_dict() for course in listed] for name, listed in courses.items()})
 
@@ -145,11 +158,13 @@ def my_courses():
 @api.post("/enrollments")
 @login_required
 def enroll():
+    """Enrol in a course (students only); its teacher gets an `enrolled` push. Answers the enrolment's id."""
     return _created(service.enroll(current_user, json_body(EnrollmentIn).course_id).id)
 
 
 @named_request(api, "courses.enroll")
 def enroll_request(request: RpcRequest) -> Enrollment:
+    """Enrol in a course (students only); answers the enrolment."""
     return service.enroll(request.user, request.parse(EnrollmentIn).course_id)
 
 

@@ -3,18 +3,21 @@ enrolments, a student's courses, forms to create and enrol."""
 
 from __future__ import annotations
 
+import csv
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, request, url_for
 from sqlalchemy.orm import contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from Controllers.accounts.pages import render_dashboard
 from Controllers.school import service
-from Controllers.school.jobs import import_students
+from Controllers.school.jobs import DEFAULT_MAX_ROWS, count_rows, import_students
 from flask_keel.auth import current_user, login_required
 from flask_keel.db import db
 from flask_keel.errors import wants_json
+from flask_keel.jobs import TooManyJobs
+from flask_keel.payloads import MAX_ID
 from flask_keel.request_limits import body_limit
 from flask_keel.ui import dashboard_panel
 from Models.Forms.school import CourseForm, EnrollForm, StudentForm, TeacherForm
@@ -117,8 +120,10 @@ def enroll():
     return redirect(url_for("accounts.dashboard"))
 
 
-# The CSV upload: checked here, at once (size, type, encoding), with a 4xx that says
-# why; read row by row by the import_students job, which pushes its progress.
+# The CSV upload: checked here, at once (size, type, encoding, rows), with a 4xx that
+# says why; read row by row by the import_students job, which pushes its progress.
+# A teacher has at most JOBS.PER_USER imports waiting or running, and starts at most
+# JOBS.USER_RATE of them (429 past either): uploads cannot fill the job storage.
 IMPORT_MAX_BYTES = 1024 * 1024
 CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}  # the last: Windows
 
@@ -129,7 +134,7 @@ CSV_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-ex
 def import_csv():
     teacher_id = service.require_teacher(current_user)
     course_id = request.form.get("course_id", type=int)
-    if course_id is None or not 1 <= course_id < 2**63:
+    if course_id is None or not 1 <= course_id <= MAX_ID:
         return _refuse(400, "Choose the course to import into (course_id).")
     if db.session.scalar(db.select(Course.id).where(Course.id == course_id, Course.teacher_id == teacher_id)) is None:
         return _refuse(404, f"You have no course {course_id}.")
@@ -147,15 +152,29 @@ def import_csv():
         return _refuse(400, f"The file is not UTF-8 text (byte {exc.start} is not); save it as CSV UTF-8.")
     if "\x00" in text:
         return _refuse(400, "The file is not text (it holds NUL bytes).")
-    job_id = import_students(teacher_id, course_id, text)
+    max_rows = int(current_app.config.get("IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
+    try:
+        rows = count_rows(text)
+    except csv.Error as exc:
+        return _refuse(400, f"The file is not a CSV that can be read ({exc}).")
+    if rows > max_rows:
+        return _refuse(413, f"The file has {rows:,} rows; at most {max_rows:,} can be imported at once.")
+    try:
+        job_id = import_students(teacher_id, course_id, text, max_rows)
+    except TooManyJobs as exc:
+        return _refuse(429, exc.description, {"Retry-After": str(exc.retry_after)})
     if wants_json():
         return jsonify(id=job_id, course_id=course_id), 202
     flash("Import started: its progress appears on the dashboard.", "success")
     return redirect(url_for("accounts.dashboard"))
 
 
-def _refuse(status: int, reason: str):
+def _refuse(status: int, reason: str, headers: dict[str, str] | None = None):
     if wants_json():
-        return jsonify(error=reason), status
+        return jsonify(error=reason), status, headers or {}
     flash(reason, "error")
-    return render_dashboard(status)
+    response = render_dashboard(status)
+    if headers:
+        response = current_app.make_response(response)
+        response.headers.update(headers)
+    return response

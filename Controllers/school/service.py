@@ -27,6 +27,7 @@ def create_teacher(user, name: str, department: str) -> None:
         raise Conflict("You already have a teacher profile.")
     db.session.execute(insert(Teacher).values(user_id=user.id, name=name, department=department))
     db.session.commit()
+    _reload_roles(user)
 
 
 def create_student(user, name: str, birth_date: date) -> None:
@@ -35,6 +36,15 @@ def create_student(user, name: str, birth_date: date) -> None:
         raise Conflict("You already have a student profile.")
     db.session.execute(insert(Student).values(user_id=user.id, name=name, birth_date=birth_date))
     db.session.commit()
+    _reload_roles(user)
+
+
+def _reload_roles(user) -> None:
+    """The profile was inserted beside the ORM: the user's (already loaded, None)
+    relationships are read again, so an answer right after says what is now true."""
+    record = getattr(user, "record", user)  # the signed-in user wraps their row
+    if record in db.session:
+        db.session.expire(record, ["teacher", "student"])
 
 
 def roles(user) -> dict[str, bool]:

@@ -419,11 +419,10 @@ def test_network_policies_admit_only_the_app_to_the_data_services(rendered, over
                               if selects(source["podSelector"], template["metadata"]["labels"]))
             assert admitted == sorted(APP_PODS), f"{name} admits {admitted}"
     assert covered == set(templates), f"pods without a NetworkPolicy: {set(templates) - covered}"
-    # The worker serves nothing: its own policy admits no connection in (and leaves its way
-    # out to the data services open, as the web pods' does).
+    # The worker serves nothing: its own policy admits no connection in.
     worker = one(documents, "NetworkPolicy", "app-worker")["spec"]
     assert selects(worker["podSelector"], templates["Deployment/app-worker"]["metadata"]["labels"])
-    assert worker["policyTypes"] == ["Ingress"] and not worker.get("ingress") and "egress" not in worker
+    assert "Ingress" in worker["policyTypes"] and not worker.get("ingress")
     # No other policy lets anything in to the worker.
     for policy in find(documents, "NetworkPolicy"):
         if policy["metadata"]["name"] != "app-worker":
@@ -521,3 +520,59 @@ def test_the_workers_settings_and_probe_work_from_the_pods_environment(rendered,
     os.utime(stale, (stale.stat().st_atime - 120, stale.stat().st_mtime - 120))
     old = subprocess.run(command, cwd=REPO_ROOT, env=probe_env, capture_output=True, text=True, timeout=60)
     assert old.returncode == 1 and "old (over 30s)" in old.stderr, old
+
+
+# --- the app's own pods: who reaches them, where they reach (issue 28) --------------------------
+
+EGRESS_PORTS = {("UDP", 53), ("TCP", 53), ("TCP", 3306), ("TCP", 6379), ("TCP", 11211), ("TCP", 587),
+                ("TCP", 465), ("TCP", 25)}
+INGRESS_NAMESPACE = "ingress-nginx"
+
+
+def admitted_ports(rule: dict) -> set[tuple[str, object]]:
+    return {(port.get("protocol", "TCP"), port["port"]) for port in rule.get("ports") or []}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_app_port_admits_only_the_ingress_controllers_namespace(rendered, overlay):
+    policy = one(rendered[overlay], "NetworkPolicy", "app")["spec"]
+    [app_rule] = [rule for rule in policy["ingress"] if ("TCP", "http") in admitted_ports(rule)]
+    assert app_rule.get("from"), "port 4200 is open to every pod"
+    for source in app_rule["from"]:
+        namespaces = source["namespaceSelector"]
+        assert selects(namespaces, {"kubernetes.io/metadata.name": INGRESS_NAMESPACE})
+        assert not selects(namespaces, {"kubernetes.io/metadata.name": "default"})
+        assert not selects(namespaces, {"kubernetes.io/metadata.name": "flask-template"})
+        assert "podSelector" in source and not selects(source["podSelector"], {"app.kubernetes.io/name": "x"})
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_app_pod_reaches_only_dns_the_data_services_and_smtp(rendered, overlay):
+    for name in ("app", "app-worker", "app-migrate"):
+        policy = one(rendered[overlay], "NetworkPolicy", name)["spec"]
+        assert "Egress" in policy["policyTypes"], name
+        ports = set().union(*(admitted_ports(rule) for rule in policy["egress"]))
+        assert ports == EGRESS_PORTS, (name, ports)
+        assert all(rule.get("ports") for rule in policy["egress"]), f"{name}: an egress rule without ports"
+        dns = [rule for rule in policy["egress"] if ("UDP", 53) in admitted_ports(rule)]
+        assert dns and all(selects(to["namespaceSelector"], {"kubernetes.io/metadata.name": "kube-system"})
+                           for rule in dns for to in rule["to"])
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_ingress_limits_connections_and_rate_per_client(rendered, overlay):
+    annotations = one(rendered[overlay], "Ingress", "app")["metadata"]["annotations"]
+    assert 0 < int(annotations["nginx.ingress.kubernetes.io/limit-connections"]) <= 256
+    assert 0 < int(annotations["nginx.ingress.kubernetes.io/limit-rps"]) <= 100
+    assert int(annotations["nginx.ingress.kubernetes.io/client-body-timeout"]) <= 30
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_proxies_are_trusted_from_the_pod_network_and_the_public_url_is_set(rendered, overlay):
+    import ipaddress
+
+    config = find(rendered[overlay], "ConfigMap")[0]["data"]
+    networks = [ipaddress.ip_network(entry) for entry in config["TRUSTED_PROXY_NETWORKS"].split(",")]
+    assert networks and all(network.is_private for network in networks)
+    host = one(rendered[overlay], "Ingress", "app")["spec"]["rules"][0]["host"]
+    assert config["PUBLIC_URL"].split("://", 1)[1] == host

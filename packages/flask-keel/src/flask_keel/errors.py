@@ -35,10 +35,17 @@ def error_code(exc: HTTPException) -> str:
 
 
 def error_body(exc: HTTPException) -> dict[str, object]:
+    """`field` is one shape everywhere: a string (the columns of a key of several joined
+    by ",", as in "student_id,course_id") or null; `fields`, when the error has them, a list."""
     body: dict[str, object] = {"error": error_code(exc), "message": exc.description,
                                "request_id": current_request_id(None)}
     if hasattr(exc, "field"):
-        body["field"] = exc.field
+        fields = getattr(exc, "fields", None)
+        if isinstance(exc.field, (list, tuple)):
+            fields = exc.field
+        body["field"] = (",".join(fields) or None) if isinstance(exc.field, (list, tuple)) else exc.field
+        if fields is not None:
+            body["fields"] = list(fields)
     return body
 
 

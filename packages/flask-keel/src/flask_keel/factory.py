@@ -26,7 +26,9 @@ from flask_keel.errors import register_default_error_handlers
 from flask_keel.health import health
 from flask_keel.json_provider import MsgspecJSONProvider
 from flask_keel.logs import configure_logging
+from flask_keel.mail import init_mail
 from flask_keel.metrics import register_metrics
+from flask_keel.openapi.serve import register_api_docs
 from flask_keel.realtime import init_realtime, socketio_of, socketio_prefix
 from flask_keel.request_id import RequestGlobals
 from flask_keel.request_limits import DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_CONTENT_LENGTH, register_request_limits
@@ -110,6 +112,7 @@ def create_app(config_path: str | os.PathLike[str] | None = None) -> Flask:
     register_url_converters(app)
     register_extensions(app, settings)
     register_server_modules(app)
+    register_api_docs(app, settings.is_production)
     register_error_handlers(app)
     # WSGI wrappers, innermost first: ProxyFix ends up outermost, so the access
     # line and the HSTS decision see the client's address and scheme.
@@ -145,6 +148,7 @@ def register_extensions(app: Flask, settings: Settings) -> None:
     app.extensions[CACHE_KEY] = build_cache(settings, extensions.service_clients(app))
     init_auth(app, settings)
     init_realtime(app, settings)
+    init_mail(app, settings)
     app.register_blueprint(health)
     init_ui(app)
 
@@ -165,7 +169,7 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_proxies(app: Flask, settings: Settings) -> None:
-    trust_proxies(app, settings.server.TRUSTED_PROXIES)
+    trust_proxies(app, settings.server.TRUSTED_PROXIES, settings.server.proxy_networks)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -25,8 +25,13 @@ if worker_class == "gevent":
     from flask_keel.gunicorn_worker import ClientBoundGeventWorker
 
     worker_class = "flask_keel.gunicorn_worker.ClientBoundGeventWorker"
-    # Behind proxies every connection comes from a proxy, which keeps the bound per client.
-    ClientBoundGeventWorker.per_client = 0 if _server.TRUSTED_PROXIES else _server.CLIENT_CONNECTIONS
+    # A proxy's connections carry many clients: it keeps the bound per client itself. Every
+    # other peer, one that reaches the app directly, is bounded.
+    ClientBoundGeventWorker.per_client = _server.CLIENT_CONNECTIONS
+    if _server.TRUSTED_PROXIES:
+        from flask_keel.security import TrustedPeers
+
+        ClientBoundGeventWorker.unbounded = staticmethod(TrustedPeers(_server.proxy_networks).__contains__)
 workers, _workers_reason = worker_processes(_settings)
 threads = _server.THREADS_PER_CORE
 worker_connections = _server.WORKER_CONNECTIONS

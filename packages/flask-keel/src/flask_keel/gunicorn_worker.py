@@ -8,7 +8,8 @@ connection past SERVER_ENV.CLIENT_CONNECTIONS from one address is answered
 `429 Too Many Requests` and closed at once, before anything is read from it.
 
 Behind a proxy (TRUSTED_PROXIES > 0) every connection comes from the proxy, so
-the bound is off and the proxy keeps it per client (docker/nginx.conf).
+the bound is off for the proxies' addresses (TRUSTED_PROXY_NETWORKS) and the proxy
+keeps it per client (docker/nginx.conf); any other peer is still bounded.
 
 The worker also raises its open-file limit (the soft limit, up to the hard one)
 so that `worker_connections` sockets fit: many systems start processes with a
@@ -35,6 +36,7 @@ import socket
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 
 import gevent
 from gunicorn.workers.ggevent import GeventWorker
@@ -68,8 +70,10 @@ def raise_open_file_limit(wanted: int) -> int:
 class ClientBoundGeventWorker(GeventWorker):
     """The gevent worker, refusing an address's connections past `per_client` (0: no bound)."""
 
-    # Set by app.gunicorn_conf from SERVER_ENV before the workers fork.
+    # Set by app.gunicorn_conf from SERVER_ENV before the workers fork. `unbounded`: whether an
+    # address is a trusted proxy's, whose connections carry many clients.
     per_client = 0
+    unbounded: Callable[[str], bool] = staticmethod(lambda _address: False)
 
     def init_process(self) -> None:
         self.held: Counter[str] = Counter()
@@ -86,7 +90,7 @@ class ClientBoundGeventWorker(GeventWorker):
 
     def handle(self, listener, client, addr) -> None:
         address = addr[0] if isinstance(addr, tuple) and addr else None
-        if not self.per_client or not address:
+        if not self.per_client or not address or self.unbounded(address):
             super().handle(listener, client, addr)
             return
         if self.held[address] >= self.per_client:

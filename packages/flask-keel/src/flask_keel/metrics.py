@@ -15,6 +15,7 @@ matched (a 404), its method (`other` for any method no route uses) and its statu
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import Counter, Gauge, Histogram
 
 from flask_keel.access_log import long_lived
+from flask_keel.config import ConfigError
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -29,6 +31,27 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from flask_keel.config import Settings
+
+
+
+def ensure_multiprocess_dir(environ: Mapping[str, str] = os.environ) -> None:
+    """Make PROMETHEUS_MULTIPROC_DIR when it names a missing folder (as gunicorn_conf does).
+
+    prometheus-client opens a file there as each metric below is defined, so a missing folder
+    would end any command that builds the app with a traceback. A folder that cannot be made
+    is a config error: one line naming it.
+    """
+    directory = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory or os.path.isdir(directory):
+        return
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError([f"PROMETHEUS_MULTIPROC_DIR names {directory}, which does not exist and cannot be "
+                           f"created ({exc.strerror or exc}): create it or unset the variable"]) from None
+
+
+ensure_multiprocess_dir()
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered, by method, URL rule and status.",
                    ["method", "route", "status"])

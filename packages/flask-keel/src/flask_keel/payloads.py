@@ -12,21 +12,30 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from itertools import accumulate
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 import msgspec.inspect
 from flask import request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 T = TypeVar("T")
 
-# The largest integer every database stores (a signed 64-bit column). An id or count
-# past it can never match a row; refused here, it is a 400 naming the field instead
-# of an overflow deep in the driver.
+# The largest id an `Integer` column holds on every database: MariaDB/MySQL make it a
+# signed 32-bit INT (SQLite and PostgreSQL's are wider). An id past it can never match
+# a row; refused here, it is a 400 naming the field on every path, instead of a
+# database error with no field (or a 500 over a socket). A `BigInteger` key takes BigId.
+MAX_ID = 2**31 - 1
 MAX_INT64 = 2**63 - 1
-Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT64)]
+Id = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+BigId = Annotated[int, msgspec.Meta(ge=1, le=MAX_INT64)]
 Int64 = Annotated[int, msgspec.Meta(ge=-MAX_INT64 - 1, le=MAX_INT64)]
+
+# How deeply a JSON body or socket payload may nest. Decoders recurse once per level
+# (msgspec, the json module, python-socketio's packet walk): refused before any of them
+# runs, a deep document is a 400, never a RecursionError.
+MAX_DEPTH = 64
 
 
 class InvalidPayload(BadRequest):
@@ -45,9 +54,34 @@ def _field_of(message: str) -> tuple[str, str | None]:
     return reason, location or None
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+
+
+def nested_deeper_than(data: bytes | str, limit: int = MAX_DEPTH) -> bool:
+    """Whether JSON text nests arrays and objects more than `limit` deep, found without
+    recursion (brackets inside strings do not count). Linear in the text, and a count
+    in C for the usual document with fewer brackets than the limit."""
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogatepass")
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+
+
+def too_deep() -> InvalidPayload:
+    return InvalidPayload(f"the body is nested too deeply (more than {MAX_DEPTH} levels)")
+
+
 def decode(data: bytes | str, kind: type[T]) -> T:
     if not data:
         raise InvalidPayload("the request body is empty; send a JSON object")
+    if nested_deeper_than(data):
+        raise too_deep()
     try:
         return msgspec.json.decode(data, type=kind)
     except msgspec.ValidationError as exc:
@@ -61,10 +95,37 @@ def decode(data: bytes | str, kind: type[T]) -> T:
         # msgspec reports invalid UTF-8 inside a string as UnicodeDecodeError.
         raise InvalidPayload(f"the body is not valid JSON ({exc})") from None
     except RecursionError:
-        raise InvalidPayload("the body is nested too deeply") from None
+        raise too_deep() from None
+
+
+def check_json_payload(payload: Any) -> None:
+    """A payload that came decoded (a socket message) holds only what a JSON body could:
+    a lone surrogate ("\\ud800") is refused as HTTP refuses it, a 400, not a 500 later."""
+    try:
+        msgspec.json.encode(payload)
+    except UnicodeEncodeError:
+        raise InvalidPayload("the body is not valid JSON (a string holds a lone surrogate)") from None
+    except RecursionError:
+        raise too_deep() from None
+    except (TypeError, OverflowError) as exc:  # an integer past 64 bits
+        raise InvalidPayload(f"the body is not valid JSON ({exc})") from None
+
+
+class NotJson(UnsupportedMediaType):
+    error_code = "unsupported_media_type"
+    description = "Send the body as JSON, with Content-Type: application/json."
+
+
+def require_json_type() -> None:
+    """A body sent as another type (text/plain, a form) is not taken for JSON: 415.
+    No Content-Type at all is read as JSON, for clients that send none."""
+    mimetype = request.mimetype
+    if mimetype and not request.is_json:
+        raise NotJson()
 
 
 def json_body(kind: type[T]) -> T:
+    require_json_type()
     return decode(request.get_data(cache=True), kind)
 
 
@@ -130,4 +191,4 @@ def query_args(kind: type[T]) -> T:
         raise InvalidPayload(reason, field) from None
 
 
-__all__ = ["Id", "Int64", "InvalidPayload", "decode", "json_body", "query_args"]
+__all__ = ["MAX_ID", "BigId", "Id", "Int64", "InvalidPayload", "decode", "json_body", "query_args"]

@@ -21,12 +21,13 @@ sync and gthread workers are bounded by gunicorn's worker timeout instead.
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, current_app, request
-from werkzeug.exceptions import RequestTimeout
+from werkzeug.exceptions import RequestEntityTooLarge, RequestTimeout
 
 from flask_keel.extensions import gevent_patched
 
@@ -63,6 +64,33 @@ def _apply_view_limit() -> None:
         limit = getattr(current_app.view_functions.get(request.endpoint), LIMIT_ATTRIBUTE, None)
         if limit is not None:
             request.max_content_length = limit
+    if request.method in BODY_METHODS and request.content_length is None:
+        _bound_unsized_body()
+
+
+def _bound_unsized_body() -> None:
+    """A body sent without Content-Length (chunked) over the limit is a 413 like any other.
+
+    werkzeug stops reading such a body at the limit and hands on what it read, so a
+    1 MB JSON body answered 400 "truncated". Here up to limit + 1 bytes are read first:
+    one byte more than the limit is a 413; a body within it is kept for the view."""
+    limit = request.max_content_length
+    environ = request.environ
+    if (limit is None or "HTTP_TRANSFER_ENCODING" not in environ or "wsgi.input_terminated" not in environ
+            or "stream" in request.__dict__):
+        return
+    source = environ["wsgi.input"]
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = source.read(min(64 * 1024, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise RequestEntityTooLarge()
+    # Still without a length (werkzeug takes a chunked body for unsized): read to its end.
+    environ["wsgi.input"] = io.BytesIO(b"".join(chunks))
 
 
 class _DeadlineInput:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import socket
+import time
 from pathlib import Path
 
 import pytest
+import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -224,3 +228,107 @@ def test_login_works_in_an_app_created_before_another(tmp_path, fixture_project,
     isolated_config()  # a second app, without user models
     create_app()
     assert api.get("/ws/me").json["username"] == "early"
+
+
+# --- proxies are believed only from their own addresses (issue 28) ----------------------------
+
+PROXY = "127.0.0.2"  # the proxy's address in these tests; clients connect from 127.0.0.1
+
+
+def fetch(port: int, path: str, headers: dict[str, str], source: str = "127.0.0.1") -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    connection.request("GET", path, headers=headers)
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_a_client_reaching_the_app_directly_cannot_spoof_x_forwarded_for(live_server):
+    """TRUSTED_PROXIES=1 with the proxy at 127.0.0.2: a client at 127.0.0.1 that names a new
+    address in each X-Forwarded-For is still throttled as itself (before: 6 of 6 logins tried)."""
+    server = live_server(migrate=True, SERVER_ENV={"TRUSTED_PROXIES": 1, "TRUSTED_PROXY_NETWORKS": PROXY},
+                         FLASK={"CONFIG": {"LOGIN_RATE_LIMIT": "3 per minute"}})
+    session = requests.Session()
+    token = session.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]
+    codes = [session.post(server.url + "/ws/login", json={"username": "who", "password": "guess"}, timeout=10,
+                          headers={"X-CSRFToken": token, "X-Forwarded-For": f"198.51.100.{attempt}"}).status_code
+             for attempt in range(6)]
+    assert codes == [401, 401, 401, 429, 429, 429]
+
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    direct = fetch(server.port, "/healthz", {**forwarded, "X-Request-ID": "direct1"})
+    proxied = fetch(server.port, "/healthz", {**forwarded, "X-Request-ID": "proxied1"}, source=PROXY)
+    assert direct.getheader("Strict-Transport-Security") is None
+    assert proxied.getheader("Strict-Transport-Security", "").startswith("max-age=")
+    deadline = time.monotonic() + 5  # the access log is written as the response goes out
+    while "[proxied1]" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = server.log().splitlines()
+    direct_line = next(line for line in log if "[direct1]" in line)
+    proxied_line = next(line for line in log if "[proxied1]" in line)
+    assert "127.0.0.1" in direct_line and "203.0.113.9" not in direct_line
+    assert "203.0.113.9" in proxied_line
+
+
+def _held_open(port: int, source: str, count: int) -> tuple[int, list[socket.socket]]:
+    """Open `count` connections that send half a request; how many the server refused with 429."""
+    sockets, refused = [], 0
+    for _ in range(count):
+        client = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+        client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # no blank line: the request stays open
+        sockets.append(client)
+    time.sleep(0.5)
+    for client in sockets:
+        client.settimeout(0.2)
+        try:
+            refused += client.recv(64).startswith(b"HTTP/1.1 429")
+        except (TimeoutError, OSError):
+            pass
+    return refused, sockets
+
+
+def test_behind_a_proxy_other_peers_keep_their_connection_bound(live_server):
+    """CLIENT_CONNECTIONS=5: the proxy's address is not bounded (it carries many clients), any
+    other peer is (before: with TRUSTED_PROXIES=1 no connection was ever refused)."""
+    server = live_server(SERVER_ENV={"TRUSTED_PROXIES": 1, "TRUSTED_PROXY_NETWORKS": PROXY, "CLIENT_CONNECTIONS": 5})
+    refused_direct, direct = _held_open(server.port, "127.0.0.1", 12)
+    refused_proxy, proxied = _held_open(server.port, PROXY, 12)
+    try:
+        assert refused_direct >= 6, refused_direct
+        assert refused_proxy == 0
+    finally:
+        for client in direct + proxied:
+            client.close()
+
+
+def test_redirects_never_point_at_the_requests_host(live_server):
+    """TRUSTED_HOSTS unset: werkzeug's own redirects (`//` merged) used the Host header."""
+    server = live_server()
+    for path, expected in [("/ws//info", "/ws/info"), ("/static//css/app.css", "/static/css/app.css")]:
+        response = fetch(server.port, path, {"Host": "evil.example"})
+        assert response.status in (301, 308), (path, response.status)
+        assert response.getheader("Location") == expected
+
+
+def test_same_site_location_keeps_other_hosts_and_never_makes_a_protocol_relative_path():
+    from flask_keel.security import same_site_location
+
+    assert same_site_location("http://school.example/a?b=1", "school.example") == "/a?b=1"
+    assert same_site_location("https://SCHOOL.example//evil.example/x", "school.example") == "/evil.example/x"
+    assert same_site_location("https://accounts.example/auth", "school.example") == "https://accounts.example/auth"
+    assert same_site_location("/already/relative", "school.example") == "/already/relative"
+
+
+def test_proxy_entries_are_addresses_networks_or_host_names(write_config):
+    from flask_keel.config import ConfigError, load_settings
+    from flask_keel.security import TrustedPeers
+
+    peers = TrustedPeers(["localhost", "10.0.0.0/8"])  # a compose service name resolves the same way
+    assert "127.0.0.1" in peers and "10.1.2.3" in peers and "::ffff:10.0.0.1" in peers
+    assert "192.168.1.1" not in peers and "not-an-address" not in peers
+    source = write_config("SERVER_ENV: {TRUSTED_PROXIES: 1, TRUSTED_PROXY_NETWORKS: '10.0.0.0/8, bad/net'}\n")
+    with pytest.raises(ConfigError) as refused:
+        load_settings(source, environ={})
+    assert refused.value.problems == [f"{source}: SERVER_ENV.TRUSTED_PROXY_NETWORKS: 'bad/net' is not an address, "
+                                      "a network (10.0.0.0/8) or a host name"]

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pymysql
@@ -85,15 +86,28 @@ def test_services_that_answer_are_used_as_they_are():
     assert "provision: ready" in result.stderr
 
 
-@pytest.fixture
-def private_services(tmp_path):
-    state = tmp_path / "state"
-    yield state
+def stop_private_services(state: Path) -> None:
+    """Stop what the script started under `state`, and remove MariaDB's own data folder."""
     for pid_file in state.glob("*/pid"):
         try:
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
         except (ProcessLookupError, ValueError):
             pass
+    for datadir in state.glob("mariadb-*/datadir"):
+        folder = Path(datadir.read_text().strip())
+        for _ in range(50):  # until mariadbd has let go of its files
+            if not (folder / "mariadbd.pid").exists():
+                break
+            time.sleep(0.2)
+        if not folder.is_relative_to(state):  # root's: a folder of its own, beside the state
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def private_services(tmp_path):
+    state = tmp_path / "state"
+    yield state
+    stop_private_services(state)
 
 
 def test_services_that_do_not_answer_start_as_private_instances(private_services):
@@ -117,6 +131,16 @@ def test_services_that_do_not_answer_start_as_private_instances(private_services
     # A second run finds them answering and starts nothing.
     again = run(env)
     assert again.returncode == 0 and "starting" not in again.stderr, again.stderr
+
+    # Each one's pid is recorded, so the suite stops what it started: before, `memcached -d`
+    # (dropped to nobody) could not write its pid file, and every run left a daemon behind.
+    pids = {kind: int(next(private_services.glob(f"{kind}-*/pid")).read_text())
+            for kind in ("mariadb", "redis", "memcached")}
+    stop_private_services(private_services)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(map(alive, pids.values())):
+        time.sleep(0.2)
+    assert [kind for kind, pid in pids.items() if alive(pid)] == []
 
 
 def held_port_with_a_free_one_10000_above() -> tuple[socket.socket, int]:
@@ -166,3 +190,110 @@ def test_make_test_stops_before_any_test_when_provision_fails(open_dir):
     assert result.returncode != 0
     assert "provision: error: the tests need" in result.stderr
     assert "test session starts" not in result.stdout + result.stderr  # pytest never ran
+
+
+# --- a shared host: another local user must not steer the script (issue 28) ------------------
+
+OTHER_USER = "provision-other"
+
+
+@pytest.fixture(scope="module")
+def other_user():
+    """A second local user, made when absent (the tests run as root here)."""
+    import pwd
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to make a second local user and to run the script as root")
+    if subprocess.run(["id", OTHER_USER], capture_output=True).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", OTHER_USER],
+                       check=True, capture_output=True)
+    return pwd.getpwnam(OTHER_USER)
+
+
+def as_user(user, *command: str) -> None:
+    subprocess.run(command, check=True, capture_output=True, user=user.pw_uid, group=user.pw_gid, extra_groups=[])
+
+
+@pytest.fixture
+def shared_tmp():
+    """A folder like /tmp: anyone may create in it, no one may remove another's entries."""
+    folder = Path(tempfile.mkdtemp(prefix="provision-shared-"))
+    folder.chmod(0o1777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def free_ports() -> dict[str, str]:
+    return {"TEST_MYSQL_PORT": str(free_port()), "TEST_REDIS_PORT": str(free_port()),
+            "TEST_MEMCACHED_PORT": str(free_port())}
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie awaiting its parent."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def process_uid(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+
+
+@pytest.mark.parametrize("prepared", ["symlink", "folder"])
+def test_a_state_folder_another_user_prepared_is_refused(other_user, shared_tmp, tmp_path, prepared):
+    """PROVISION_DIR made first by another user, as a symlink to a root-only folder or as their
+    own folder: root's run refuses it in one line and writes nothing there."""
+    root_only = tmp_path / "root-only"
+    root_only.mkdir(mode=0o700)
+    planted = shared_tmp / "state"
+    if prepared == "symlink":
+        as_user(other_user, "ln", "-s", str(root_only), str(planted))
+    else:
+        as_user(other_user, "mkdir", "-m", "777", str(planted))
+    ports = free_ports()
+    result = run({**os.environ, **ports, "PROVISION_DIR": str(planted)})
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line]
+    assert errors == [f"provision: error: PROVISION_DIR={planted} is not a folder of root that only it may write "
+                      "(a symlink, or another user's): remove it or name another"]
+    assert list(root_only.iterdir()) == [] and (prepared == "symlink" or list(planted.iterdir()) == [])
+    with socket.socket() as probe:  # nothing was started
+        assert probe.connect_ex(("127.0.0.1", int(ports["TEST_MEMCACHED_PORT"]))) != 0
+
+
+def test_the_default_state_is_a_new_private_folder_and_no_service_runs_as_root(other_user, shared_tmp, tmp_path):
+    """Another user plants the old predictable name (TMPDIR/test-services-0) as a symlink; root's
+    run makes its own `mktemp -d` folder instead. Its private MariaDB runs as an unprivileged
+    user with secure_file_priv set, so `SELECT ... INTO OUTFILE` writes no file as root."""
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    as_user(other_user, "ln", "-s", str(target), str(shared_tmp / "test-services-0"))
+    ports = free_ports()
+    environ = {key: value for key, value in os.environ.items() if key != "PROVISION_DIR"}
+    result = run({**environ, **ports, "TMPDIR": str(shared_tmp)})
+    state = None
+    try:
+        assert result.returncode == 0, result.stderr
+        assert list(target.iterdir()) == []
+        states = [path for path in shared_tmp.iterdir() if path.name.startswith("test-services-0.")]
+        assert len(states) == 1
+        state = states[0]
+        assert not state.is_symlink() and state.stat().st_uid == 0 and (state.stat().st_mode & 0o022) == 0
+        for kind in ("mariadb", "redis", "memcached"):
+            assert f"starting a private {kind}" in result.stderr
+            pid = int(next(state.glob(f"{kind}-*/pid")).read_text())
+            assert process_uid(pid) != 0, kind
+
+        connection = pymysql.connect(host="127.0.0.1", port=int(ports["TEST_MYSQL_PORT"]), user="root",
+                                     database="test")
+        with connection, connection.cursor() as cursor:
+            cursor.execute("SELECT @@secure_file_priv")
+            assert cursor.fetchone()[0]  # set: not empty, not every folder
+            with pytest.raises(pymysql.err.MySQLError, match="secure-file-priv"):
+                cursor.execute(f"SELECT 'planted' INTO OUTFILE '{shared_tmp}/outfile'")
+        assert not (shared_tmp / "outfile").exists()
+    finally:
+        if state is not None:
+            stop_private_services(state)

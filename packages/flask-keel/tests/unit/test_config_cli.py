@@ -16,7 +16,7 @@ from flask_keel.config import load_settings
 from tests.conftest import REPO_ROOT
 
 FLASK = str(Path(sys.executable).with_name("flask"))
-GOOD_KEY = "Zr8v3tW1qN5yB0kH7mL2pX9cF4dJ6sA_eU"
+GOOD_KEY = "Zr8v3tW1qN5yB0kH7mL2pX9cF4dJ6sA_eUh2Gx5Rb7Yn"
 
 
 def flask_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO_ROOT):
@@ -34,6 +34,7 @@ def prod_config(write_config):
             SERVER_ENV:
                 ENV: PROD
                 APP_KEY: '{key}'
+                PUBLIC_URL: https://school.example
             {textwrap.dedent(extra)}
             """)
 
@@ -116,7 +117,7 @@ def test_check_passes_a_sound_production_config(prod_config):
 
 
 @pytest.mark.parametrize(("key", "extra", "expected"), [
-    ("short-key", "", "SERVER_ENV.APP_KEY: is 9 characters long; use at least 32"),
+    ("short-key", "", "SERVER_ENV.APP_KEY: is 9 characters long; use at least 43"),
     ("changeme-changeme-changeme-changeme", "", "SERVER_ENV.APP_KEY: is a placeholder value"),
     ("*" * 40, "", "SERVER_ENV.APP_KEY: is a placeholder value"),
     (GOOD_KEY, "FLASK: {CONFIG: {DEBUG: true}}", "FLASK.CONFIG.DEBUG: debug mode is on"),
@@ -124,8 +125,8 @@ def test_check_passes_a_sound_production_config(prod_config):
     (GOOD_KEY, "FLASK: {CONFIG: {SESSION_COOKIE_HTTPONLY: false}}", "SESSION_COOKIE_HTTPONLY: is false"),
     (GOOD_KEY, "DATABASE: {a: {driver: mysql+pymysql, user: *******, password: ********}}",
      "DATABASE.a.user: is a masked example value"),
-    ("a" * 40, "", "SERVER_ENV.APP_KEY: repeats a shorter string"),
-    ("password" * 4, "", "SERVER_ENV.APP_KEY: repeats a shorter string"),
+    ("a" * 44, "", "SERVER_ENV.APP_KEY: repeats a shorter string"),
+    ("password" * 6, "", "SERVER_ENV.APP_KEY: repeats a shorter string"),
     (GOOD_KEY, "SERVICES: {redis: {HOST: cache}}",
      "SERVICES.redis.PASSWORD: is not set; Redis must require a password in production"),
 ], ids=["short key", "placeholder key", "masked key", "debug", "insecure cookie", "script-readable cookie",

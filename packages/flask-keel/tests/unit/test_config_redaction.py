@@ -150,7 +150,9 @@ SHOWN = [
     same("bearer in a sentence", "Send a Bearer token in the Authorization header"),
     same("bearer alone", "Bearer"),
     same("path", "instance/app.sqlite3"),
-    same("uuid", "123e4567-e89b-12d3-a456-426614174000"),
+    # A UUID is how several services write their API keys: hidden unless the name says identifier.
+    Shown("uuid under a plain name", "123e4567-e89b-12d3-a456-426614174000", R),
+    same("uuid under an identifier's name", "123e4567-e89b-12d3-a456-426614174000", key="TENANT_ID"),
     same("public key", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----"),
 ]
 
@@ -240,7 +242,7 @@ def test_config_show_prints_none_of_the_secrets(write_config):
 
 # --- `config check`: weak APP_KEYs and a Redis without a password --------------------------------
 
-GOOD_KEY = "Zr8v3tW1qN5yB0kH7mL2pX9cF4dJ6sA_eU"
+GOOD_KEY = "Zr8v3tW1qN5yB0kH7mL2pX9cF4dJ6sA_eUh2Gx5Rb7Yn"
 GENERATE = "generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
 NO_REDIS_PASSWORD = "Redis must require a password in production"
 
@@ -255,17 +257,37 @@ class Checked:
 
 
 CHECKED = [
-    Checked("one character repeated", "a" * 40, expected=[f"SERVER_ENV.APP_KEY: repeats a shorter string; {GENERATE}"]),
-    Checked("a word repeated", "password" * 4, expected=[f"SERVER_ENV.APP_KEY: repeats a shorter string; {GENERATE}"]),
-    Checked("a random-looking chunk repeated", "k3Y-9xQ" * 6,
+    Checked("one character repeated", "a" * 44, expected=[f"SERVER_ENV.APP_KEY: repeats a shorter string; {GENERATE}"]),
+    Checked("a word repeated", "password" * 6, expected=[f"SERVER_ENV.APP_KEY: repeats a shorter string; {GENERATE}"]),
+    Checked("a random-looking chunk repeated", "k3Y-9xQ" * 7,
             expected=[f"SERVER_ENV.APP_KEY: repeats a shorter string; {GENERATE}"]),
-    Checked("few distinct characters", "aaaabbbbccccddddeeeeffffgggghhhh",
+    Checked("few distinct characters", "aaaabbbbccccddddeeeeffffgggghhhhaaaabbbbcccc",
             expected=[f"SERVER_ENV.APP_KEY: has only 8 distinct characters (at least 10 needed); {GENERATE}"]),
-    Checked("almost a repetition, few distinct", "abcdefghi" * 4 + "abc",
+    Checked("almost a repetition, few distinct", "aebfcgdhi" * 5 + "aeb",
             expected=[f"SERVER_ENV.APP_KEY: has only 9 distinct characters (at least 10 needed); {GENERATE}"]),
-    Checked("digits only: too little entropy", "3141592653589793238462643383279502884",
-            expected=["SERVER_ENV.APP_KEY: has an estimated 122 bits of entropy (37 characters from an alphabet of "
-                      f"10; at least 128 needed); {GENERATE}"]),
+    Checked("digits only, short", "3141592653589793238462643383279502884",
+            expected=["SERVER_ENV.APP_KEY: is 37 characters long; use at least 43"]),
+    # Guessable keys that passed before (issue 28): sequences, keyboard rows, words.
+    Checked("alphabet and digits", "abcdefghijklmnopqrstuvwxyz0123456789",
+            expected=["SERVER_ENV.APP_KEY: is 36 characters long; use at least 43"]),
+    Checked("words and a year", "FlaskTemplateProductionKey2026!!",
+            expected=["SERVER_ENV.APP_KEY: is 32 characters long; use at least 43"]),
+    Checked("alphabet, digits and capitals", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            expected=["SERVER_ENV.APP_KEY: is made of sequences (abcdefghijklmnopqrstuvwxyz, 0123456789, ABCDEFG); "
+                      f"{GENERATE}"]),
+    Checked("keyboard rows", "qwertyuiopasdfghjkl1234567890zxcvbnmQWERTYUI",
+            expected=["SERVER_ENV.APP_KEY: is made of sequences (qwertyuiop, asdfghjkl, 1234567890, zxcvbnm, "
+                      f"QWERTYUI); {GENERATE}"]),
+    Checked("short sequences spread over the key", "x9Kd!abcd-Zq81wErtY_p0o9IUYT-mN3bV7c1234LaB0",
+            expected=[f"SERVER_ENV.APP_KEY: is made of sequences (abcd, wErtY, IUYT, 1234); {GENERATE}"]),
+    Checked("words", "FlaskTemplateProductionKey2026!!-SecureSchoolServer",
+            expected=["SERVER_ENV.APP_KEY: is made of words (flask, template, production, secure, school, server); "
+                      f"{GENERATE}"]),
+    Checked("words in l33t", "Tr0ub4dor&3CorrectHorseBatteryStaple2026xx!",
+            expected=[f"SERVER_ENV.APP_KEY: is made of words (correct, horse, battery, staple); {GENERATE}"]),
+    Checked("password words in l33t", "P@55w0rd-L3tM31n-W3lc0m3-Adm1n-Summ3r-2026-9x",
+            expected=["SERVER_ENV.APP_KEY: is made of words (password, letmein, welcome, admin, summer); "
+                      f"{GENERATE}"]),
     Checked("redis host without password", GOOD_KEY, {"HOST": "cache"},
             expected=[f"SERVICES.redis.PASSWORD: is not set; {NO_REDIS_PASSWORD}"]),
     Checked("redis url without password", GOOD_KEY, {"URL": "redis://cache:6379/0"},
@@ -275,12 +297,14 @@ CHECKED = [
             {"URL": "redis://cache:6379/0", "PASSWORD": "unused-by-redis-py"},
             expected=["SERVICES.redis.PASSWORD: SERVICES.redis.URL has no password (PASSWORD is not used with URL); "
                       f"{NO_REDIS_PASSWORD}"]),
-    Checked("weak key and passwordless redis", "a" * 40, {"HOST": "cache"},
+    Checked("weak key and passwordless redis", "a" * 44, {"HOST": "cache"},
             expected=[f"SERVER_ENV.APP_KEY: repeats a shorter string; {GENERATE}",
                       f"SERVICES.redis.PASSWORD: is not set; {NO_REDIS_PASSWORD}"]),
     Checked("sound key", GOOD_KEY, expected=[]),
-    Checked("digits only but long enough", "314159265358979323846264338327950288419", expected=[]),
-    Checked("hex key of 128 bits", "9f86d081884c7d659a2feaa0c55ad015", expected=[]),
+    Checked("digits only but long enough", "3141592653589793238462643383279502884197169", expected=[]),
+    Checked("hex key of 128 bits: shorter than a generated one", "9f86d081884c7d659a2feaa0c55ad015",
+            expected=["SERVER_ENV.APP_KEY: is 32 characters long; use at least 43"]),
+    Checked("hex key of 256 bits", "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", expected=[]),
     Checked("redis with PASSWORD", GOOD_KEY, {"HOST": "cache", "PASSWORD": "r3dis-pw"}, expected=[]),
     Checked("redis url with password", GOOD_KEY, {"URL": "rediss://:r3dis-pw@cache:6380/0"}, expected=[]),
     Checked("redis url with user and password", GOOD_KEY, {"URL": "redis://app:r3dis-pw@cache/0"}, expected=[]),
@@ -290,7 +314,7 @@ CHECKED = [
 
 
 def prod_settings(write_config, key: str, redis: dict[str, Any] | None = None):
-    tree: dict[str, Any] = {"SERVER_ENV": {"ENV": "PROD", "APP_KEY": key}}
+    tree: dict[str, Any] = {"SERVER_ENV": {"ENV": "PROD", "APP_KEY": key, "PUBLIC_URL": "https://school.example"}}
     if redis is not None:
         tree["SERVICES"] = {"redis": redis}
     return load_settings(write_config(yaml.safe_dump(tree)), environ={})
@@ -315,7 +339,7 @@ def test_generated_keys_always_pass(generate, write_config):
 
 
 def test_checked_findings_are_warnings_outside_production(write_config):
-    source = write_config(yaml.safe_dump({"SERVER_ENV": {"ENV": "DEV", "APP_KEY": "a" * 40},
+    source = write_config(yaml.safe_dump({"SERVER_ENV": {"ENV": "DEV", "APP_KEY": "a" * 44, "PUBLIC_URL": "http://127.0.0.1:4200"},
                                           "SERVICES": {"redis": {"HOST": "cache"}}}))
     result = python_m_app("config", "check", "--config", str(source), env={})
     assert result.returncode == 0, result.stderr
@@ -324,3 +348,30 @@ def test_checked_findings_are_warnings_outside_production(write_config):
     assert all(line.startswith("warning: ") and line.endswith("(an error when ENV is PROD)") for line in lines)
     assert "SERVER_ENV.APP_KEY: repeats a shorter string" in lines[0]
     assert "SERVICES.redis.PASSWORD: is not set" in lines[1]
+
+
+@pytest.mark.parametrize(("server", "flask", "expected"), [
+    ({}, {}, ["FLASK.CONFIG.TRUSTED_HOSTS: is not set, and neither is SERVER_ENV.PUBLIC_URL: set the host names "
+              "users reach the app at, so no answer is built from a request's Host header"]),
+    ({"PUBLIC_URL": "https://school.example"}, {}, []),
+    ({}, {"TRUSTED_HOSTS": ["school.example"]}, []),
+], ids=["neither", "public url", "trusted hosts"])
+def test_production_needs_trusted_hosts_or_the_public_url(write_config, server, flask, expected):
+    tree = {"SERVER_ENV": {"ENV": "PROD", "APP_KEY": GOOD_KEY, **server}, "FLASK": {"CONFIG": flask}}
+    settings = load_settings(write_config(yaml.safe_dump(tree)), environ={})
+    assert [str(finding) for finding in deploy_findings(settings)] == expected
+
+
+@pytest.mark.parametrize(("mail", "expected"), [
+    ({"HOST": "smtp.example.org", "SECURITY": "none"},
+     ["SERVICES.mail.SECURITY: is none; mail to smtp.example.org (password-reset links) would cross the network "
+      "unencrypted: use starttls or tls"]),
+    ({"HOST": "smtp.example.org", "SECURITY": "starttls"}, []),
+    ({"HOST": "127.0.0.1", "SECURITY": "none"}, []),
+    ({}, []),
+], ids=["clear text over the network", "starttls", "a relay on the host", "no mail server"])
+def test_production_refuses_mail_sent_in_clear_text_over_the_network(write_config, mail, expected):
+    tree = {"SERVER_ENV": {"ENV": "PROD", "APP_KEY": GOOD_KEY, "PUBLIC_URL": "https://school.example"},
+            "SERVICES": {"mail": mail}}
+    settings = load_settings(write_config(yaml.safe_dump(tree)), environ={})
+    assert [str(finding) for finding in deploy_findings(settings)] == expected

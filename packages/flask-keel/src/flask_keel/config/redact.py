@@ -33,12 +33,33 @@ _SECRET_NAME = re.compile(r"KEY|PASS|PWD|SECRET|TOKEN|CREDENTIAL|DSN|WEBHOOK|PRI
 _SECRET_LAST_WORD = re.compile(r"(?:^|[^A-Za-z]|(?<=[a-z])(?=[A-Z]))(?i:auth|authorization|cookies?)$")
 # Names that describe a secret rather than hold it: CACHE_KEY_PREFIX, SSL_KEY_FILE, TOKEN_TTL,
 # PASSWORD_MIN_LENGTH. Hiding them makes the output less useful and protects nothing.
-_DESCRIBES_SECRET = re.compile(r"[_-](?:PREFIX|FILE|PATH|DIR|NAME|TYPE|ALGORITHMS?|LENGTH|TTL|LIFETIME|"
-                               r"EXPIRES|TIMEOUT|ROUNDS|ITERATIONS)$", re.IGNORECASE)
+_DESCRIBING_WORDS = r"PREFIX|FILE|PATH|DIR|NAME|TYPE|ALGORITHMS?|LENGTH|TTL|LIFETIME|EXPIRES|TIMEOUT|ROUNDS|ITERATIONS"
+# ... written with a separator (SSL_KEY_FILE) or in camel case (SharedAccessKeyName).
+_DESCRIBES_SECRET = re.compile(rf"(?:[_-](?i:{_DESCRIBING_WORDS})|(?<=[a-z])(?:{_DESCRIBING_WORDS.title()}))$")
+
+
+# Short forms, as a whole word of the name only (MAIL_PW, API_CREDS, client_sec, DB_PASSWD, SMTP_PASS;
+# not PWM_LEVEL, INCREDIBLE or SECTION), and licence keys, which are API keys by another name.
+_SECRET_WORDS = frozenset({"pw", "pwd", "passwd", "pass", "cred", "creds", "sec", "secrets", "apikey", "bearer",
+                           "jwt", "hmac", "sig", "otp", "license", "licence"})
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+def _name_words(key: str) -> list[str]:
+    """`MAIL_PW` -> [mail, pw]; `clientSec` -> [client, sec]; `X-Api-Creds` -> [x, api, creds]."""
+    return [word.lower() for word in _NAME_WORDS.findall(key)]
+
+
+# `sec` is also seconds: READ_TIMEOUT_SEC, RETRY_DELAY_SEC hold no secret.
+_TIME_WORDS = frozenset({"timeout", "ttl", "interval", "delay", "period", "duration", "age", "wait", "retry",
+                         "every", "after", "lifetime", "expires", "expiry"})
 
 
 def is_secret_key(key: str) -> bool:
-    named = bool(_SECRET_NAME.search(key) or _SECRET_LAST_WORD.search(key))
+    words = _name_words(key)
+    short_form = any(word in _SECRET_WORDS for word in words) and not (
+        "sec" in words and _TIME_WORDS.intersection(words))
+    named = bool(_SECRET_NAME.search(key) or _SECRET_LAST_WORD.search(key) or short_form)
     return named and not _DESCRIBES_SECRET.search(key)
 
 
@@ -153,7 +174,34 @@ _KNOWN_TOKEN = re.compile(
     r"|[rs]k_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
     r"|AIza[A-Za-z0-9_-]{35}"  # Google API key
     r"|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}"  # SendGrid
-    r"|AKIA[A-Z0-9]{16})")  # AWS access key id
+    r"|(?:AKIA|ASIA)[A-Z0-9]{16}"  # AWS access key id (long-lived, temporary)
+    r"|sk-(?:proj-|ant-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"  # OpenAI, Anthropic
+    r"|npm_[A-Za-z0-9]{36,}"  # npm
+    r"|pypi-[A-Za-z0-9_-]{50,}"  # PyPI
+    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
+    r"|whsec_[A-Za-z0-9+/=]{20,}"  # Stripe webhook signing secret
+    r"|(?:dop|doo|dor)_v1_[a-f0-9]{64}"  # DigitalOcean
+    r"|shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"  # Shopify
+    r"|dckr_pat_[A-Za-z0-9_-]{20,}"  # Docker Hub
+    r"|glrt-[A-Za-z0-9_-]{20,}|gldt-[A-Za-z0-9_-]{20,}"  # GitLab runner, deploy
+    r"|sntry[su]_[A-Za-z0-9+/=_-]{20,}"  # Sentry auth token
+    r"|lin_api_[A-Za-z0-9]{30,}"  # Linear
+    r"|ya29\.[A-Za-z0-9_-]{20,}"  # Google OAuth access token
+    r"|key-[a-f0-9]{32}"  # Mailgun
+    r"|SK[a-f0-9]{32}"  # Twilio API key
+    r"|ATATT[A-Za-z0-9_=-]{20,}"  # Atlassian
+    r"|xapp-[A-Za-z0-9-]{10,})")  # Slack app-level token
+# A UUID is how many services write an API key (Heroku, New Relic, Azure). Hidden unless the name
+# says it is an identifier (TENANT_ID, REQUEST_UUID), which is no secret.
+_UUID = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_IDENTIFIER_NAME = re.compile(r"(?:^|[^A-Za-z]|(?<=[a-z])(?=[A-Z]))(?i:id|ids|uuid|guid)$")
+# `name=value` pairs outside URLs: libpq (`host=db password=pw`), ODBC and ADO.NET
+# (`Server=db;Pwd={p;w}`), Azure (`AccountKey=...`), env files (`export API_TOKEN=...`); and
+# `"name": "value"` in JSON held in a string. The value goes when the name is a secret's.
+_ASSIGNMENT = re.compile(r"(?P<name>(?<![A-Za-z0-9_.-])[A-Za-z][A-Za-z0-9_.-]*)(?P<equals>\s*=\s*)"
+                         r"(?P<value>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|\{(?:[^}]|\}\})*\}|[^\s;&,]+)")
+_JSON_MEMBER = re.compile(r"(?P<name>\"[A-Za-z][A-Za-z0-9_.-]*\")(?P<equals>\s*:\s*)"
+                          r"(?P<value>\"(?:[^\"\\]|\\.)*\"|[0-9][^,}\s]*)")
 
 
 def _hide_auth_value(match: re.Match[str]) -> str:
@@ -163,13 +211,33 @@ def _hide_auth_value(match: re.Match[str]) -> str:
     return f"{match.group('scheme')}{match.group('space')}{REDACTED}"
 
 
-def redact_text(value: str) -> str:
-    """Hide every secret found in one string, keeping the rest as written."""
+def _is_secret_assignment(name: str) -> bool:
+    """A name in `name=value` text: by its words, as a URL parameter's (`monkey=1` is no key)."""
+    named = _is_secret_param(name) or any(word in _SECRET_WORDS for word in _name_words(name))
+    return named and not _DESCRIBES_SECRET.search(name)
+
+
+def _hide_assigned(match: re.Match[str]) -> str:
+    name, value = match.group("name").strip('"'), match.group("value")
+    if not _is_secret_assignment(name) or value in (REDACTED, f'"{REDACTED}"') or not value.strip("'\"{}"):
+        return match.group(0)
+    quote = value[0] if value[0] in "'\"" else ""
+    return f"{match.group('name')}{match.group('equals')}{quote}{REDACTED}{quote}"
+
+
+def redact_text(value: str, key: str = "") -> str:
+    """Hide every secret found in one string, keeping the rest as written.
+
+    `key`, the name the string sits under, decides only whether a UUID in it is an identifier.
+    """
     value = _PRIVATE_KEY.sub(REDACTED, value)
     value = redact_url(value)
+    value = _ASSIGNMENT.sub(_hide_assigned, value)
+    value = _JSON_MEMBER.sub(_hide_assigned, value)
     value = _AUTH_VALUE.sub(_hide_auth_value, value)
     value = _JWT.sub(REDACTED, value)
-    return _KNOWN_TOKEN.sub(REDACTED, value)
+    value = _KNOWN_TOKEN.sub(REDACTED, value)
+    return value if _IDENTIFIER_NAME.search(key) else _UUID.sub(REDACTED, value)
 
 
 # --- the tree -----------------------------------------------------------------------------------
@@ -177,17 +245,17 @@ def redact_text(value: str) -> str:
 
 def redact(tree: Any, key: str = "") -> Any:
     """A copy of `tree` with its secrets hidden; `key` is the name `tree` sits under, if any."""
-    return _redact(tree, secret=bool(key) and is_secret_key(key))
+    return _redact(tree, secret=bool(key) and is_secret_key(key), key=key)
 
 
-def _redact(tree: Any, secret: bool) -> Any:
+def _redact(tree: Any, secret: bool, key: str) -> Any:
     if isinstance(tree, dict):
         # Beneath a secret name everything is secret: `TOKENS: {github: ...}` names no child as one.
-        return {name: _redact(value, secret or is_secret_key(str(name))) for name, value in tree.items()}
+        return {name: _redact(value, secret or is_secret_key(str(name)), str(name)) for name, value in tree.items()}
     if isinstance(tree, list):
-        return [_redact(value, secret) for value in tree]
+        return [_redact(value, secret, key) for value in tree]
     if secret and _can_hold_secret(tree):
         return REDACTED
     if isinstance(tree, str):
-        return redact_text(tree)
+        return redact_text(tree, key)
     return tree

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from flask_keel.config.proxies import proxy_entries
+
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -53,11 +55,28 @@ class Jobs(_Section):
     CONSUMER: Literal["auto", "app", "worker"] = "auto"
     # The SQLite storage's file, relative to INSTANCE_PATH.
     FILE: str = "jobs.sqlite3"
-    # Tasks one consumer runs at once (threads in a worker, greenlets in the app).
-    CONCURRENCY: Positive = 1
+    # Tasks one consumer runs at once (threads in a worker, greenlets in the app). Two:
+    # on SQLite one user's jobs run one at a time, so another user's start beside them.
+    CONCURRENCY: Positive = 2
     # Seconds a consumer may go without a heartbeat before the jobs it was running
     # count as abandoned (killed, lost its host) and go back to the queue.
     LEASE: Positive = 30
+    # Jobs of one task a user may have waiting or running (more: 429).
+    PER_USER: Positive = 3
+    # Jobs of one task a user may enqueue (the `limits` library's notation; empty: no limit).
+    USER_RATE: str = "10 per minute; 60 per hour"
+    # Days a failed job is kept for `flask jobs list` and `flask jobs retry`.
+    FAILED_DAYS: Positive = 7
+
+    def __post_init__(self) -> None:
+        if self.USER_RATE:
+            from limits import parse_many
+
+            try:
+                parse_many(self.USER_RATE)
+            except ValueError:
+                raise ValueError(f"the rate USER_RATE {self.USER_RATE!r} is not one such as "
+                                 f"'10 per minute; 60 per hour'") from None
 
 
 class ServerEnv(_Section):
@@ -91,12 +110,20 @@ class ServerEnv(_Section):
     # The address users reach the app at (https://example.org): links in mail are built
     # from it, never from a request's Host header. None: http://BIND.ADDRESS:BIND.PORT.
     PUBLIC_URL: str | None = None
-    # Proxies in front whose X-Forwarded-* headers are believed (0: none).
+    # Proxies in front whose X-Forwarded-* headers are believed (0: none) ...
     TRUSTED_PROXIES: Annotated[int, msgspec.Meta(ge=0, le=5)] = 0
+    # ... on connections from these addresses, networks or host names only (a list, or one
+    # string with commas): a client reaching the app directly cannot pass for another address.
+    TRUSTED_PROXY_NETWORKS: str | list[str] = "127.0.0.0/8, ::1"
     SESSION: SessionBackend = "filesystem"
     CACHE: CacheBackend = "filesystem"
     LOG: Log = msgspec.field(default_factory=Log)
     JOBS: Jobs = msgspec.field(default_factory=Jobs)
+
+    @property
+    def proxy_networks(self) -> list[str]:
+        """TRUSTED_PROXY_NETWORKS as a list of entries."""
+        return proxy_entries(self.TRUSTED_PROXY_NETWORKS)
 
 
 class Database(_Section):
@@ -149,6 +176,29 @@ class FilesystemService(_Section):
     PATH: str = "instance/sessions"
 
 
+class MailService(_Section):
+    """Outgoing mail (flask_keel.mail). No HOST: messages are written as .eml files
+    under INSTANCE_PATH/mail instead of being sent (the embedded defaults)."""
+
+    HOST: str | None = None
+    PORT: Port = 587
+    # starttls: plain connection upgraded by STARTTLS (port 587); tls: TLS from the
+    # first byte (port 465); none: no encryption (a mail catcher on the same host only).
+    SECURITY: Literal["starttls", "tls", "none"] = "starttls"
+    USERNAME: str | None = None
+    PASSWORD: str | None = None
+    # The From: address of every message.
+    SENDER: str = "no-reply@localhost"
+    TIMEOUT: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    # Attempts per message, within its job; the wait between them doubles from RETRY_DELAY s.
+    ATTEMPTS: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+    RETRY_DELAY: Annotated[float, msgspec.Meta(ge=0)] = 5.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.HOST)
+
+
 class FlaskSection(_Section):
     CONFIG: dict[str, Any] | None = None
 
@@ -158,6 +208,7 @@ KNOWN_SERVICES: dict[str, type[_Section]] = {
     "redis": RedisService,
     "memcached": MemcachedService,
     "filesystem": FilesystemService,
+    "mail": MailService,
 }
 
 SECTIONS = ("SERVER_ENV", "DATABASE", "FLASK", "SERVICES")

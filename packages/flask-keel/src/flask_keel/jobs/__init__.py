@@ -22,7 +22,8 @@ app's Huey), storage.py (jobs taken are claimed, never lost), serializer.py
 
 from huey import crontab
 
-from flask_keel.jobs.queue import JobQueue, jobs_of
-from flask_keel.jobs.tasks import JobError, periodic_task, progress, running_job, task
+from flask_keel.jobs.queue import JobQueue, TooManyJobs, jobs_of
+from flask_keel.jobs.tasks import JobError, pause, periodic_task, progress, running_job, task
 
-__all__ = ["JobError", "JobQueue", "crontab", "jobs_of", "periodic_task", "progress", "running_job", "task"]
+__all__ = ["JobError", "JobQueue", "TooManyJobs", "crontab", "jobs_of", "pause", "periodic_task", "progress",
+           "running_job", "task"]

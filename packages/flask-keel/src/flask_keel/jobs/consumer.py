@@ -5,7 +5,8 @@ inside the app (embedded.py: greenlets in a gunicorn worker).
 
 Every second the scheduler (huey's thread that moves due jobs to the queue)
 also beats this consumer's heartbeat every LEASE/3 seconds, puts back the jobs
-of consumers silent for LEASE seconds, and enqueues due periodic tasks.
+of consumers silent for LEASE seconds, and enqueues due periodic tasks; every
+few minutes it deletes the failed jobs older than JOBS.FAILED_DAYS.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 from huey.consumer import Consumer, Scheduler
 from huey.storage import SqliteStorage
 
-from flask_keel.jobs.queue import JobQueue
+from flask_keel.jobs.queue import EXPIRE_EVERY, JobQueue
 
 log = logging.getLogger("flask_keel.jobs")
 
@@ -47,6 +48,7 @@ class JobConsumer(Consumer):
         queue.consumer = self
         queue.register_all()
         self._last_beat = 0.0
+        self._last_expiry = 0.0
         # SQLite is polled: at most half a second between looks. Redis wakes it at once.
         options.setdefault("max_delay", 0.5 if isinstance(queue.storage, SqliteStorage) else 10.0)
         super().__init__(queue, periodic=True, scheduler_interval=1, **options)
@@ -65,6 +67,12 @@ class JobConsumer(Consumer):
             return
         if moved:
             log.warning("put back %d job(s) that a stopped consumer had taken", moved)
+        if now - self._last_expiry >= EXPIRE_EVERY:
+            self._last_expiry = now
+            try:
+                self.huey.expire_failed()
+            except Exception:  # noqa: BLE001 - tried again at the next expiry
+                log.exception("could not delete expired failed jobs")
         if self.heartbeat_file is not None:
             self.heartbeat_file.touch()
 

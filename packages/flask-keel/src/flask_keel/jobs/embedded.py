@@ -14,6 +14,12 @@ another takes over when that worker goes. On SIGTERM the consumer stops taking
 jobs at once and lets the running ones finish within GRACEFUL_TIMEOUT; what is
 left goes back to the queue. A worker killed outright leaves its jobs claimed:
 the next consumer puts them back after JOBS.LEASE seconds.
+
+Jobs and requests then share one thread, and SQLite's wait for a lock is a sleep
+in C that no greenlet can interrupt: a request writing while a job's read
+transaction is open across a wait (a push, a DNS lookup) would stop the process
+until the busy timeout. So the app's SQLite databases are put in WAL mode, where
+readers never block a writer (a job's writes are kept short and pause-free).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 from flask import Flask
 
+from flask_keel.db import db
 from flask_keel.extensions import SETTINGS_KEY, gevent_patched
 from flask_keel.jobs.consumer import JobConsumer
 from flask_keel.jobs.queue import consumer_kind, jobs_of
@@ -94,6 +101,7 @@ def _supervise(app: Flask, worker: Any, graceful: bool = True) -> None:
     lock = _take_lock(settings.instance_path / "jobs-consumer.lock", worker)
     if lock is None:
         return
+    _readers_never_block_writers(app)
     queue = jobs_of(app)
     queue.pusher = app_pusher(app)
     consumer = JobConsumer(queue, embedded=True, workers=settings.server.JOBS.CONCURRENCY,
@@ -110,6 +118,24 @@ def _supervise(app: Flask, worker: Any, graceful: bool = True) -> None:
     consumer.stop(graceful=graceful)
     consumer.finish()
     lock.close()
+
+
+def _readers_never_block_writers(app: Flask) -> None:
+    """WAL mode for each writable SQLite database of the app (a setting of the file, kept)."""
+    settings = app.extensions[SETTINGS_KEY]
+    for name, engine in db.engines_by_name(app).items():
+        entry = settings.databases[name]
+        if engine.dialect.name != "sqlite" or entry.readonly or not engine.url.database \
+                or engine.url.database == ":memory:":
+            continue
+        try:
+            connection = engine.raw_connection()
+            try:
+                connection.cursor().execute("PRAGMA journal_mode = WAL")
+            finally:
+                connection.close()
+        except Exception:  # noqa: BLE001 - jobs still run; only the lock waits above remain
+            log.exception("jobs: could not put database %r in WAL mode", name)
 
 
 def _take_lock(path, worker):

@@ -10,6 +10,13 @@ runs again: at least once, which is why tasks are written to be idempotent.
 Periodic tasks are deduplicated the same way across consumers: `claim_period`
 lets one consumer, and one only, enqueue a periodic task for a given period.
 
+Each user's jobs waiting or running are counted per task (`admit` before a job is
+enqueued, `settle` when it is done or failed for good): JOBS.PER_USER bounds them.
+
+On SQLite (the embedded defaults, where one consumer runs a few jobs at once) a
+consumer takes no job of a user whose other job is running: one user's queued
+imports wait for each other, and another user's job starts at the next free slot.
+
 Delayed jobs (a retry with a delay, `.schedule(...)`) wait in huey's schedule.
 Huey takes the due ones out of it, then enqueues them: two steps, and a consumer
 killed between them would lose those jobs. Here `read_schedule` moves the due
@@ -32,7 +39,9 @@ class ClaimingSqliteStorage(SqliteStorage):
                       "seen real not null, primary key (queue, id))")
     table_period = ("create table if not exists period (queue text not null, task text not null, "
                     "bucket integer not null, primary key (queue, task))")
-    ddl = [*SqliteStorage.ddl, table_claim, table_consumer, table_period]
+    table_pending = ("create table if not exists pending (queue text not null, owner text not null, "
+                     "job text not null, since real not null, primary key (queue, job))")
+    ddl = [*SqliteStorage.ddl, table_claim, table_consumer, table_period, table_pending]
 
     consumer_id: str | None = None
 
@@ -42,8 +51,10 @@ class ClaimingSqliteStorage(SqliteStorage):
         if not self.sql("select 1 from task where queue = ? limit 1", (self.name,), results=True):
             return None
         with self.db(commit=True) as curs:
-            curs.execute("select id, data from task where queue = ? order by priority desc, id limit 1",
-                         (self.name,))
+            # The oldest job whose user has no job running (a job of nobody always may run).
+            curs.execute(f"select id, data from task where queue = ? and coalesce({_USER_OF} not in "  # noqa: S608
+                         f"(select {_USER_OF} from claim where queue = ? and {_USER_OF} is not null), 1) "
+                         "order by priority desc, id limit 1", (self.name, self.name))
             row = curs.fetchone()
             if row is None:
                 return None
@@ -102,6 +113,27 @@ class ClaimingSqliteStorage(SqliteStorage):
                          (self.name, task, bucket))
             return curs.rowcount == 1
 
+    def admit(self, owner: str, job: str, limit: int | None, oldest: float) -> bool:
+        """Count `job` for `owner` unless `limit` of theirs (newer than `oldest`) are counted already."""
+        with self.db(commit=True) as curs:
+            curs.execute("delete from pending where queue = ? and owner = ? and since < ?", (self.name, owner, oldest))
+            if limit is not None:
+                curs.execute("select count(*) from pending where queue = ? and owner = ?", (self.name, owner))
+                if curs.fetchone()[0] >= limit:
+                    return False
+            curs.execute("insert or replace into pending (queue, owner, job, since) values (?, ?, ?, ?)",
+                         (self.name, owner, job, time.time()))
+            return True
+
+    def settle(self, owner: str, job: str) -> None:
+        self.sql("delete from pending where queue = ? and job = ?", (self.name, job), commit=True)
+
+
+# The user a stored job message was enqueued for (serializer.py's JSON, USER_KEY in its
+# kwargs); null for a message that is not JSON (set aside when taken, queue.py).
+_USER_OF = """(case when json_valid(cast(data as text))
+                then json_extract(cast(data as text), '$."$message".kwargs._job_user') end)"""
+
 
 # Move every claim of a consumer back onto the consuming end of the queue, atomically.
 _RELEASE_LUA = """
@@ -119,6 +151,15 @@ for _, data in ipairs(due) do
     redis.call('zrem', KEYS[1], data)
 end
 return #due
+"""
+
+# Count a job for its owner, unless they have ARGV[2] counted already (those older than
+# ARGV[3] no longer count); 1 if counted. ARGV[2] empty: no limit.
+_ADMIT_LUA = """
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[3])
+if ARGV[2] ~= '' and redis.call('zcard', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('zadd', KEYS[1], ARGV[4], ARGV[1])
+return 1
 """
 
 _CLAIM_PERIOD_LUA = """
@@ -139,6 +180,7 @@ class ClaimingRedisStorage(RedisStorage):
         self._release = self.conn.register_script(_RELEASE_LUA)
         self._claim_period = self.conn.register_script(_CLAIM_PERIOD_LUA)
         self._schedule_to_queue = self.conn.register_script(_SCHEDULE_TO_QUEUE_LUA)
+        self._admit = self.conn.register_script(_ADMIT_LUA)
 
     def read_schedule(self, ts) -> list:
         self._schedule_to_queue(keys=[self.schedule_key, self.queue_key], args=[self.convert_ts(ts)])
@@ -188,3 +230,15 @@ class ClaimingRedisStorage(RedisStorage):
 
     def claim_period(self, task: str, bucket: int) -> bool:
         return bool(self._claim_period(keys=[self.period_key], args=[task, bucket]))
+
+    def pending_key(self, owner: str) -> str:
+        # No time-to-live either: a count evicted would lift its owner's limit.
+        return f"huey.pending.{self.name}.{owner}"
+
+    def admit(self, owner: str, job: str, limit: int | None, oldest: float) -> bool:
+        counted = self._admit(keys=[self.pending_key(owner)],
+                              args=[job, "" if limit is None else limit, oldest, time.time()])
+        return bool(counted)
+
+    def settle(self, owner: str, job: str) -> None:
+        self.conn.zrem(self.pending_key(owner), job)

@@ -11,7 +11,9 @@
 
 Calling a task enqueues it and returns the job's id; the signed-in user (in a
 view, a named request or a socket handler) travels with the job, so
-`progress()` and the result reach that user's sockets. A CLI command names the
+`progress()` and the result reach that user's sockets. What a user enqueues
+is bounded (JOBS.PER_USER waiting or running per task, JOBS.USER_RATE):
+past either, the call raises TooManyJobs, a 429 with Retry-After. A CLI command names the
 user: `send_report.enqueue_for(user_or_id, course_id)`. `send_report.run(...)`
 calls the function here and now (tests, the shell).
 
@@ -23,24 +25,34 @@ from __future__ import annotations
 
 import datetime
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
 from huey import crontab
 
+from flask_keel.db import db
+
 # What a job is (its id, its user, the context it runs in) belongs to the queue that
 # runs it; the task API is built on top of it, and re-exports what Controllers use.
-from flask_keel.jobs.queue import DEFINED, USER_KEY, JobError, jobs_of, running_job
+from flask_keel.jobs.queue import DEFINED, USER_KEY, JobError, TooManyJobs, jobs_of, running_job
+
+
+def pause() -> None:
+    """Let the requests this process serves run. The consumer inside `python -m app serve`
+    runs jobs as greenlets beside the requests, and a greenlet runs until it waits: a
+    long task calls this (or `progress()`) between steps of a few milliseconds each."""
+    time.sleep(0)  # gevent's sleep under its patching: back to the hub, which serves what is ready
 
 
 def progress(percent: float, message: str = "") -> None:
-    """Push "job.progress" {id, task, percent, text} to the user who enqueued this job.
-
-    Outside a job (a test calling `.run()`) it does nothing.
+    """Push "job.progress" {id, task, percent, text} to the user who enqueued this job
+    (and pause()). Outside a job (a test calling `.run()`) it does nothing.
     """
     job = running_job()
     if job is None:
         return
+    pause()
     percent = max(0.0, min(100.0, float(percent)))
     job.queue.push(job.user, "job.progress",
                    {"id": job.id, "task": job.name, "percent": percent, "text": message})
@@ -58,14 +70,28 @@ class JobFunction:
         DEFINED[self.name] = self
 
     def __call__(self, *args: Any, **kwargs: Any) -> str:
-        return self.enqueue_for(_signed_in_user(), *args, **kwargs)
+        """Enqueue for the signed-in user, within their limits (TooManyJobs past them)."""
+        return self._enqueue(_signed_in_user(), args, kwargs, limited=True)
 
     def enqueue_for(self, user: Any, *args: Any, **kwargs: Any) -> str:
-        """Enqueue for a user (object or id; None: nobody is told); the job's id."""
+        """Enqueue for a user (object or id; None: nobody is told); the job's id. Not
+        limited: for the app's own code (a CLI command), not for what a user asks."""
+        return self._enqueue(user, args, kwargs, limited=False)
+
+    def _enqueue(self, user: Any, args: tuple, kwargs: dict[str, Any], limited: bool) -> str:
         queue = jobs_of()
         user_id = getattr(user, "id", user)
         job = queue.wrapper(self).s(*args, **kwargs, **{USER_KEY: user_id})
-        queue.enqueue(job)
+        if user_id is not None:
+            if limited:
+                queue.admit(self.name, user_id, job.id)
+            else:
+                queue.storage.admit(f"{self.name}:{user_id}", job.id, None, 0)
+        try:
+            queue.enqueue(job)
+        except Exception:
+            queue.settle(job, user_id)
+            raise
         return job.id
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
@@ -79,7 +105,12 @@ class JobFunction:
         @functools.wraps(func)
         def run(*args: Any, **kwargs: Any) -> Any:
             kwargs.pop(USER_KEY, None)
-            return func(*args, **kwargs)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                # Its transaction ends here, before the result is pushed (a push may wait on a
+                # socket, and an open transaction would hold its database locks meanwhile).
+                db.session.remove()
 
         return run
 
@@ -95,12 +126,16 @@ class JobFunction:
         return int(epoch // 60) if self.schedule(timestamp) else None
 
 
-def task(retries: int = 0, retry_delay: float = 0, timeout: float | None = None, **options: Any):
+def task(retries: int = 0, retry_delay: float = 0, timeout: float | None = None, keep_failed: bool = True,
+         **options: Any):
     """Make a function a background task. `retries`: runs again this many times after an
-    exception (JobError excepted), `retry_delay` seconds apart; `timeout`: seconds."""
+    exception (JobError excepted), `retry_delay` seconds apart; `timeout`: seconds.
+    `keep_failed=False`: a failed job keeps its error but not its arguments (a user's
+    upload), so `flask jobs retry` cannot run it again."""
 
     def decorate(func: Callable[..., Any]) -> JobFunction:
-        return JobFunction(func, {"retries": retries, "retry_delay": retry_delay, "timeout": timeout, **options})
+        return JobFunction(func, {"retries": retries, "retry_delay": retry_delay, "timeout": timeout,
+                                  "keep_failed": keep_failed, **options})
 
     return decorate
 
@@ -129,4 +164,5 @@ def _signed_in_user() -> int | None:
     return current_user.id if current_user.is_authenticated else None
 
 
-__all__ = ["JobError", "JobFunction", "crontab", "periodic_task", "progress", "running_job", "task"]
+__all__ = ["JobError", "JobFunction", "TooManyJobs", "crontab", "pause", "periodic_task", "progress", "running_job",
+           "task"]

@@ -12,6 +12,9 @@ from anywhere.
   session removed from the store behind the app's back is noticed within
   SOCKET_SESSION_RECHECK seconds; a connection that joins no namespace is closed
   (see connections.py).
+- Each connection has a message-rate and byte budget, and a message nested past
+  flask_keel.payloads.MAX_DEPTH is refused before it is decoded (budget.py); one user
+  holds at most SOCKETS_PER_USER signed-in sockets per process (FLASK.CONFIG, default 32).
 - `notify(user_or_room, event, data)` pushes from a request, a socket handler,
   a CLI command; `emitter(settings).notify(...)` from any other process. Across
   processes it needs SERVICES.redis, which is then the message queue: an event
@@ -29,6 +32,7 @@ from flask import Flask, current_app
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 
 from flask_keel.extensions import gevent_patched
+from flask_keel.realtime.budget import DEFAULT_BYTES_PER_SECOND, DEFAULT_MESSAGES_PER_SECOND, PacedSocket, set_budget
 from flask_keel.realtime.connections import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_SESSION_RECHECK,
@@ -54,6 +58,7 @@ log = logging.getLogger(__name__)
 PATHS_KEY = "app.socketio_paths"
 
 DEFAULT_MAX_MESSAGE = 1024 * 1024
+DEFAULT_SOCKETS_PER_USER = 32
 
 
 def channel(settings: Settings) -> str:
@@ -85,6 +90,9 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     app.config.setdefault("SOCKETIO_MAX_MESSAGE_SIZE", DEFAULT_MAX_MESSAGE)
     app.config.setdefault("SOCKETIO_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)
     app.config.setdefault("SOCKET_SESSION_RECHECK", DEFAULT_SESSION_RECHECK)
+    app.config.setdefault("SOCKET_MESSAGES_PER_SECOND", DEFAULT_MESSAGES_PER_SECOND)
+    app.config.setdefault("SOCKET_BYTES_PER_SECOND", DEFAULT_BYTES_PER_SECOND)
+    app.config.setdefault("SOCKETS_PER_USER", DEFAULT_SOCKETS_PER_USER)
     # Websockets only, unless long-polling is asked for: each websocket lives on
     # one process, so any number of workers and replicas serve it unsticky.
     transports = ["polling", "websocket"] if settings.server.SOCKETIO_POLLING else ["websocket"]
@@ -116,7 +124,9 @@ def init_realtime(app: Flask, settings: Settings) -> SocketIO:
     socketio.on_event("rpc", handle_rpc)
     app.wsgi_app = app.extensions[PATHS_KEY] = SocketIOPaths(app.wsgi_app)  # type: ignore[method-assign]
     # python-engineio hangs on a failed or interrupted polling-to-websocket upgrade (see upgrade.py).
-    install_upgrade_safe_sockets(socketio, socketio_prefix(app))
+    install_upgrade_safe_sockets(socketio, socketio_prefix(app), PacedSocket)
+    set_budget(socketio.server.eio, float(app.config["SOCKET_MESSAGES_PER_SECOND"] or 0),
+               float(app.config["SOCKET_BYTES_PER_SECOND"] or 0), int(app.config["SOCKETIO_MAX_MESSAGE_SIZE"]))
     if queue:
         log.debug("Socket.IO message queue on Redis (channel %s)", channel(settings))
     return socketio
@@ -167,6 +177,9 @@ def authorize_connection(auth: Any):
         validate_csrf(token)
     except ValidationError as exc:
         raise ConnectionRefusedError(f"bad CSRF token: {exc}") from None
+    limit = int(current_app.config.get("SOCKETS_PER_USER") or 0)
+    if limit and _sockets_held(current_user) >= limit:
+        raise ConnectionRefusedError(f"too many sockets open for this user (at most {limit}); close one first")
     join_room(user_room(current_user))
     join_room(session_room(session.sid))
     # The session is read this once: later events are served from what the socket remembers.
@@ -174,6 +187,12 @@ def authorize_connection(auth: Any):
     remember_socket_login(current_user.get_id(), username if isinstance(username, str) else None,
                           session._get_current_object())
     return current_user._get_current_object()
+
+
+def _sockets_held(user: Any) -> int:
+    """How many signed-in sockets the user has in this process (their room's members)."""
+    rooms = socketio_of().server.manager.rooms.get("/", {})
+    return len(rooms.get(user_room(user), ()))
 
 
 def notify(user_or_room: Any, event: str, data: Any = None) -> None:

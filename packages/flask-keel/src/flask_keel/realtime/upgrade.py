@@ -86,8 +86,9 @@ def _join(queue: Any, timeout: float) -> None:
         done.wait_for(lambda: not queue.unfinished_tasks, timeout)
 
 
-def install(socketio: Any, prefix: str) -> None:
-    """Give every Engine.IO connection of this Flask-SocketIO server an UpgradeSafeSocket."""
+def install(socketio: Any, prefix: str, socket_class: type[UpgradeSafeSocket] = UpgradeSafeSocket) -> None:
+    """Give every Engine.IO connection of this Flask-SocketIO server an UpgradeSafeSocket
+    (or `socket_class`, a subclass of it: realtime.budget's PacedSocket)."""
     eio = socketio.server.eio
     on_connect = eio.handlers["connect"]
 
@@ -95,7 +96,7 @@ def install(socketio: Any, prefix: str) -> None:
         # Called by python-engineio right after it made the socket, before it serves anything.
         sock = eio.sockets.get(eio_sid)
         if type(sock) is engineio_socket.Socket:
-            sock.__class__ = UpgradeSafeSocket
+            sock.__class__ = socket_class
         return on_connect(eio_sid, environ, *args)
 
     eio.on("connect", connect)

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from flask_keel.payloads import decode
+from flask_keel.payloads import decode, require_json_type
 from flask_keel.rpc.encoding import to_json
 
 ENDPOINT_PREFIX = "named-request:"
@@ -26,6 +26,8 @@ Dispatch = Callable[[str, Any, str], Any]
 def http_view(name: str, view: Callable[..., Any], dispatch: Dispatch) -> Callable[[], Response]:
     def call() -> Response:
         body = request.get_data(cache=True)
+        if body:
+            require_json_type()  # text/plain is not taken for JSON: 415
         # Any JSON at all (the view's own struct checks it further); no body is None.
         payload = decode(body, Any) if body else None
         return Response(to_json(dispatch(name, payload, "http")), mimetype="application/json")

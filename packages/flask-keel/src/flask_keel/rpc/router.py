@@ -53,8 +53,9 @@ class RpcRequest:
 
     def parse(self, kind: type[T]) -> T:
         """The payload as `kind` (a msgspec Struct), or a 400 that names the field."""
-        from flask_keel.payloads import decode
+        from flask_keel.payloads import check_json_payload, decode
 
+        check_json_payload(self.payload)
         return decode(msgspec.json.encode(self.payload), kind)
 
 
