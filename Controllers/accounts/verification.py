@@ -66,8 +66,7 @@ def needs_reminder(user) -> bool:
     """Show the "confirm your address" reminder to this signed-in user."""
     if verification_mode() == "off" or not getattr(user, "is_authenticated", False):
         return False
-    record = db.session.get(User, user.id)
-    return record is not None and not record.email_verified
+    return not user.email_verified  # the row the request has already loaded for the page
 
 
 def verify_email(token: str) -> User:
