@@ -169,6 +169,7 @@ def test_links_use_the_public_url_whatever_host_the_request_names(live_server, m
     assert "evil" not in mail_catcher.to("hosted@x.io", RESET)[0].as_string()
 
 
+@pytest.mark.timing
 def test_the_answer_does_not_tell_whether_an_account_has_the_address(live_server, mail_catcher):
     server = mailing_server(live_server, mail_catcher, limits=LIMITS_OFF)
     signed_up(server.url, "known")

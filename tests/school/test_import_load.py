@@ -21,6 +21,7 @@ ROWS = 10_000  # IMPORT_MAX_ROWS' default: the largest import a teacher may star
 HEALTHZ_P99_MS = 100
 
 
+@pytest.mark.timing
 def test_healthz_stays_fast_while_a_1_mib_import_runs(live_server, tmp_path: Path):
     server = live_server(migrate=True)
     names = seed_students(tmp_path / "app.sqlite3", ROWS)

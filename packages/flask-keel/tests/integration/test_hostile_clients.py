@@ -158,6 +158,7 @@ def test_signup_is_rate_limited_per_address(live_server):
     assert refused.status_code == 429 and refused.headers["Retry-After"]
 
 
+@pytest.mark.timing
 def test_password_hashing_does_not_hold_up_other_requests(live_server):
     server = live_server(migrate=True)
     stop = threading.Event()

@@ -150,6 +150,7 @@ FLOOD_SECONDS = 10
 FLOOD_MESSAGES = 331
 
 
+@pytest.mark.timing
 def test_one_socket_flooding_812_kb_echoes_leaves_healthz_fast(live_server):
     server = live_server(migrate=True)
     mallory = signed_up(server.url, "mallory")

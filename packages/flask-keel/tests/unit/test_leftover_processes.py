@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 LEAKY = '''
 import subprocess
 
@@ -43,6 +45,8 @@ def sleeping(seconds: str) -> list[int]:
     return found
 
 
+# Scans every process of the machine for its token: run alone in .ci/run (see the marker).
+@pytest.mark.timing
 def test_a_process_left_running_fails_the_run_and_is_ended(tmp_path):
     seconds = f"{600 + os.getpid() % 1000}.{time.monotonic_ns() % 1000}"  # a command line of this test only
     result = run_suite(tmp_path, seconds)
