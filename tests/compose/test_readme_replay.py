@@ -86,11 +86,12 @@ def test_the_readme_start_works_as_printed_on_a_fresh_copy(tmp_path):
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-5000:]
         wait_for_http(url + "/healthz")
 
-        visitor = Client(url, realtime=False)
+        # Generous: the stack has just started, on a machine CI keeps busy with other stages.
+        visitor = Client(url, realtime=False, timeout=60)
         visitor.signup("newcomer", "a long password", "newcomer@example.test")
         assert visitor.get("/ws/me")["username"] == "newcomer"
         visitor.close()
-        again = Client(url, realtime=False)
+        again = Client(url, realtime=False, timeout=60)
         again.login("newcomer", "a long password")
         assert again.get("/ws/me")["username"] == "newcomer"
         again.close()
