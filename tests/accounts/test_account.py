@@ -15,7 +15,7 @@ import requests
 
 from flask_keel.client import Client, RequestError
 from flask_keel.testing import mariadb_entry, start_live_server, wait_until
-from tests.accounts.workers import holders, on_both_workers, worker_pids
+from flask_keel.testing.workers import holders, on_both_workers, worker_pids
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration

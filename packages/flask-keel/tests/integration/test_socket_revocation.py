@@ -27,7 +27,6 @@ import subprocess
 import sys
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -37,8 +36,8 @@ from flask_keel.client import Client
 from flask_keel.realtime import socketio_of
 from flask_keel.realtime.connections import NOT_LOGGED_IN, SOCKET_LOGIN_KEY
 from flask_keel.testing import ApiClient, project_config, run_db, start_live_server, wait_until
+from flask_keel.testing.workers import holders, on_both_workers, worker_pids
 from tests.conftest import REPO_ROOT
-from tests.integration.test_workers import established_peers, local_port, worker_pids
 
 pytestmark = pytest.mark.integration
 
@@ -159,29 +158,6 @@ def two_worker_sections(redis_server, **flask_config) -> dict:
         SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
         FLASK={"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute", "LOGIN_RATE_LIMIT": "1000 per minute",
                           **flask_config}})
-
-
-def holders(server, clients: list[Client]) -> dict[int, int]:
-    """Client index -> pid of the worker holding its websocket."""
-    held = {pid: established_peers(pid, server.port) for pid in worker_pids(server.process.pid)}
-    placed = {}
-    for index, client in enumerate(clients):
-        port = local_port(client)
-        for pid, peers in held.items():
-            if port is not None and port in peers:
-                placed[index] = pid
-    return placed
-
-
-def on_both_workers(server, login: Client) -> list[Client]:
-    """The login's client and clones of it (each its own socket), until both workers hold some."""
-    clients = [login]
-    for _ in range(8):
-        with ThreadPoolExecutor(BURST) as pool:
-            clients += list(pool.map(lambda _: login.clone(), range(BURST)))
-        if len(set(holders(server, clients).values())) == 2:
-            return clients
-    pytest.fail(f"{len(clients)} sockets, all on one worker: {holders(server, clients)}")
 
 
 def signed_up(server, name: str) -> Client:

@@ -50,6 +50,7 @@ from flask_keel.client import Client
 from flask_keel.config import load_settings
 from flask_keel.realtime import emitter
 from flask_keel.testing import LiveServer, start_live_server, wait_until
+from flask_keel.testing.workers import established_peers, local_port, worker_pids
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -69,69 +70,6 @@ EMIT_FROM_ANOTHER_PROCESS = (
     "from flask_keel.realtime import emitter\n"
     "emitter(load_settings()).notify(int(sys.argv[1]), sys.argv[2], json.loads(sys.argv[3]))\n"
 )
-
-
-# -- what the operating system says ---------------------------------------------------------
-
-def worker_pids(master: int) -> set[int]:
-    """The living children of gunicorn's master (its workers); a killed one not yet reaped is a zombie."""
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue  # gone meanwhile
-        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]  # the name in (...) may hold spaces
-        if int(ppid) == master and state != "Z":
-            pids.add(int(entry))
-    return pids
-
-
-def socket_inodes(pid: int) -> set[int]:
-    inodes = set()
-    try:
-        descriptors = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return inodes
-    for descriptor in descriptors:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{descriptor}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(int(target[len("socket:["):-1]))
-    return inodes
-
-
-def established_peers(pid: int, port: int) -> set[int]:
-    """The peer (client) ports of the ESTABLISHED TCP connections on local `port` held by `pid`.
-
-    Connections are matched by socket inode: the process holds the accepted socket as a
-    file descriptor, which /proc/net/tcp lists with its addresses and state (01 = ESTABLISHED).
-    """
-    inodes = socket_inodes(pid)
-    peers = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
-            if state == "01" and inode in inodes and int(local.rsplit(":", 1)[1], 16) == port:
-                peers.add(int(remote.rsplit(":", 1)[1], 16))
-    return peers
-
-
-def local_port(client: Client) -> int | None:
-    """The client end's port of the client's websocket (None while it has none)."""
-    try:
-        return client.sio.eio.ws.sock.getsockname()[1]
-    except (AttributeError, OSError):
-        return None
 
 
 # -- one server, 200 clients ------------------------------------------------------------------

@@ -1,21 +1,26 @@
-"""Which gunicorn worker holds a client's websocket, read from /proc (Linux): the tests that
-end sockets "on every worker" first make sure sockets of the login sit on both."""
+"""Which gunicorn worker holds a client's websocket, read from /proc (Linux): for tests that
+check something happens "on every worker", after making sure sockets sit on each."""
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from flask_keel.client import Client
+if TYPE_CHECKING:
+    from flask_keel.client import Client
 
-BURST = 8  # sockets opened at once, so that both workers (both in accept) take some
+__all__ = ["established_peers", "holders", "local_port", "on_both_workers", "worker_pids"]
+
+# Sockets opened at once, so that both workers (both in accept) take some.
+BURST = 8
 
 
 def worker_pids(master: int) -> set[int]:
-    """The living children of gunicorn's master."""
+    """The living children of gunicorn's master (its workers); a killed one not yet reaped is a zombie."""
     pids = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -23,8 +28,8 @@ def worker_pids(master: int) -> set[int]:
         try:
             stat = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
-            continue
-        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+            continue  # gone meanwhile
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]  # the name in (...) may hold spaces
         if int(ppid) == master and state != "Z":
             pids.add(int(entry))
     return pids
@@ -46,9 +51,14 @@ def _socket_inodes(pid: int) -> set[int]:
     return inodes
 
 
-def _peer_ports(pid: int, port: int) -> set[int]:
-    """Client ports of the ESTABLISHED connections to `port` that `pid` holds."""
-    inodes, peers = _socket_inodes(pid), set()
+def established_peers(pid: int, port: int) -> set[int]:
+    """The peer (client) ports of the ESTABLISHED TCP connections on local `port` held by `pid`.
+
+    Connections are matched by socket inode: the process holds the accepted socket as a
+    file descriptor, which /proc/net/tcp lists with its addresses and state (01 = ESTABLISHED).
+    """
+    inodes = _socket_inodes(pid)
+    peers = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             rows = Path(table).read_text().splitlines()[1:]
@@ -56,22 +66,28 @@ def _peer_ports(pid: int, port: int) -> set[int]:
             continue
         for row in rows:
             fields = row.split()
-            if fields[3] == "01" and int(fields[9]) in inodes and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                peers.add(int(fields[2].rsplit(":", 1)[1], 16))
+            local, remote, state, inode = fields[1], fields[2], fields[3], int(fields[9])
+            if state == "01" and inode in inodes and int(local.rsplit(":", 1)[1], 16) == port:
+                peers.add(int(remote.rsplit(":", 1)[1], 16))
     return peers
+
+
+def local_port(client: Client) -> int | None:
+    """The client end's port of the client's websocket (None while it has none)."""
+    try:
+        return client.sio.eio.ws.sock.getsockname()[1]
+    except (AttributeError, OSError):
+        return None
 
 
 def holders(server, clients: list[Client]) -> dict[int, int]:
     """Client index -> pid of the worker holding its websocket."""
-    held = {pid: _peer_ports(pid, server.port) for pid in worker_pids(server.process.pid)}
+    held = {pid: established_peers(pid, server.port) for pid in worker_pids(server.process.pid)}
     placed = {}
     for index, client in enumerate(clients):
-        try:
-            port = client.sio.eio.ws.sock.getsockname()[1]
-        except (AttributeError, OSError):
-            continue
+        port = local_port(client)
         for pid, peers in held.items():
-            if port in peers:
+            if port is not None and port in peers:
                 placed[index] = pid
     return placed
 
