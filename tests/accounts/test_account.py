@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from flask_keel.client import Client, RequestError
-from flask_keel.testing import mariadb_entry, start_live_server, wait_until
+from flask_keel.testing import mariadb_entry, redis_entry, start_live_server, wait_until
 from flask_keel.testing.workers import holders, on_both_workers, worker_pids
 from tests.conftest import REPO_ROOT
 
@@ -31,7 +31,7 @@ def sections(redis_server, processes: int = 2, **extra) -> dict:
     return dict(
         SERVER_ENV={"PROCESSES": processes, "SESSION": "redis", "APP_NAME": f"acct{uuid.uuid4().hex[:8]}",
                     "CLIENT_CONNECTIONS": 0},
-        SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
+        SERVICES={"redis": redis_entry(redis_server)},
         FLASK={"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute", "LOGIN_RATE_LIMIT": "1000 per minute"}},
         **extra)
 

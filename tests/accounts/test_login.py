@@ -6,11 +6,10 @@ import re
 import uuid
 
 import pytest
-import redis
 import requests
 
 from flask_keel import create_app
-from flask_keel.testing import ApiClient, project_config, run_db
+from flask_keel.testing import ApiClient, project_config, redis_client, redis_entry, run_db
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +138,7 @@ def test_csrf_token_is_in_a_meta_tag_for_users_and_in_an_endpoint(app):
 def test_login_attempts_are_rate_limited_in_redis(tmp_path, shipped_project, redis_server):
     name = f"rl{uuid.uuid4().hex[:8]}"
     config = project_config(tmp_path, "sqlite", SERVER_ENV={"APP_NAME": name},
-                           SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
+                           SERVICES={"redis": redis_entry(redis_server)},
                            FLASK={"CONFIG": {"LOGIN_RATE_LIMIT": "3 per minute"}})
     app = create_app(config)
     run_db(app, "upgrade")
@@ -149,7 +148,7 @@ def test_login_attempts_are_rate_limited_in_redis(tmp_path, shipped_project, red
     blocked = api.post("/ws/login", json={"username": "who", "password": "guess"})
     assert blocked.json["error"] == "too_many_requests" and "Too many login attempts" in blocked.json["message"]
     # The counters are in Redis, where every instance of the app shares them.
-    assert redis.Redis(port=redis_server[1]).keys(f"LIMITS:LIMITER/{name}:limits:login/*")
+    assert redis_client(redis_server).keys(f"LIMITS:LIMITER/{name}:limits:login/*")
     # Other endpoints are not limited.
     assert api.get("/ws/csrf").status_code == 200
 
@@ -178,7 +177,7 @@ def test_full_login_flow_against_gunicorn_with_a_real_http_client(live_server):
 def test_one_session_is_shared_by_two_gunicorn_instances_on_redis(live_server, redis_server, tmp_path):
     shared = {
         "SERVER_ENV": {"SESSION": "redis", "APP_NAME": f"shared{uuid.uuid4().hex[:6]}"},
-        "SERVICES": {"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
+        "SERVICES": {"redis": redis_entry(redis_server)},
         "DATABASE": {"main": {"driver": "sqlite", "database": str(tmp_path / "shared.sqlite3")}},
     }
     first = live_server(migrate=True, **shared)

@@ -14,11 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 
 from flask_keel.client import Client
-from flask_keel.testing import signed_up, wait_until
+from flask_keel.testing import redis_client, redis_entry, signed_up, wait_until
 from tests.hostile import IdleWebsockets, SlowBodies
 
 pytestmark = pytest.mark.integration
@@ -132,8 +131,8 @@ def test_visitors_get_no_session_and_forms_still_carry_csrf_tokens(live_server, 
 def test_visitors_add_no_keys_to_redis(live_server, redis_server):
     name = f"anon{uuid.uuid4().hex[:8]}"
     server = live_server(migrate=True, SERVER_ENV={"SESSION": "redis", "APP_NAME": name},
-                         SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}})
-    spy = redis.Redis(port=redis_server[1])
+                         SERVICES={"redis": redis_entry(redis_server)})
+    spy = redis_client(redis_server)
     for path in ["/", "/login", "/signup", "/ws/csrf", "/missing"] * 20:
         requests.get(server.url + path, timeout=10)
     assert spy.keys(f"{name}:session:*") == []
@@ -215,7 +214,7 @@ def test_public_bodies_are_small_and_ping_echoes_nothing(live_server):
 def _redis_server_with_two_instances(live_server, redis_server):
     name = f"lo{uuid.uuid4().hex[:8]}"
     sections = dict(SERVER_ENV={"SESSION": "redis", "APP_NAME": name},
-                    SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}})
+                    SERVICES={"redis": redis_entry(redis_server)})
     first = live_server(migrate=True, **sections)
     second = live_server(SERVER_ENV={"SESSION": "redis", "APP_NAME": name,
                                      "INSTANCE_PATH": str(first.log_path.parent / "instance")},
@@ -268,12 +267,12 @@ def test_a_socket_whose_session_is_gone_is_answered_and_closed(live_server, redi
     # the store behind the app's back is noticed within SOCKET_SESSION_RECHECK seconds.
     name = f"gone{uuid.uuid4().hex[:8]}"
     server = live_server(migrate=True, SERVER_ENV={"SESSION": "redis", "APP_NAME": name},
-                         SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}},
+                         SERVICES={"redis": redis_entry(redis_server)},
                          FLASK={"CONFIG": {"SOCKET_SESSION_RECHECK": RECHECK}})
     ada = Client(server.url)
     ada.signup("ada", "a long password", "ada@x.io")
     assert ada.send_request("whoami")["username"] == "ada"
-    spy = redis.Redis(port=redis_server[1])
+    spy = redis_client(redis_server)
     assert spy.delete(*spy.keys(f"{name}:session:*")) == 1  # deleted by an operator, Redis flushed
     deleted = time.monotonic()
     answers = []

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from flask_keel.client import Client
-from flask_keel.testing import merge, wait_until
+from flask_keel.testing import merge, redis_entry, wait_until
 from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
@@ -45,7 +45,7 @@ def jobs_config(tmp_path, storage, redis_server):
         "SERVICES": {"filesystem": {"PATH": f"{tmp_path}/sessions"}},
     }
     if storage == "redis":
-        sections["SERVICES"]["redis"] = {"HOST": "127.0.0.1", "PORT": redis_server[1]}
+        sections["SERVICES"]["redis"] = redis_entry(redis_server)
     path = tmp_path / "jobs-config.yml"
     path.write_text(yaml.safe_dump(sections))
     return path

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from bench import load
-from flask_keel.testing import mariadb_entry
+from flask_keel.testing import mariadb_entry, redis_entry
 from tests.conftest import FIXTURE_PROJECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.fixture_project]
@@ -29,7 +29,7 @@ def test_256_connections_for_a_minute_over_mixed_endpoints(live_server, mariadb,
         project=FIXTURE_PROJECT, DATABASE={"main": mariadb_entry(mariadb, mariadb_databases("load"))},
         # Every connection comes from 127.0.0.1: no per-address bound (test_hostile_clients tests it).
         SERVER_ENV={"SESSION": "redis", "APP_NAME": f"load{uuid.uuid4().hex[:6]}", "CLIENT_CONNECTIONS": 0},
-        SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}},
+        SERVICES={"redis": redis_entry(redis_server)},
     )
     client = requests.Session()
     token = client.get(server.url + "/ws/csrf", timeout=10).json()["csrf_token"]

@@ -30,7 +30,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from flask_keel.client import Client
 from flask_keel.config import ConfigError, load_settings
-from flask_keel.testing import free_port, wait_until
+from flask_keel.testing import free_port, redis_entry, wait_until
 from tests.conftest import FIXTURE_PROJECT, REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -77,7 +77,7 @@ def two_workers(live_server, redis_server, monkeypatch):
     server = live_server(migrate=True, project=FIXTURE_PROJECT,
                          SERVER_ENV={"PROCESSES": 2, "METRICS_PORT": metrics_port,
                                      "APP_NAME": f"metrics{uuid.uuid4().hex[:8]}"},
-                         SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}})
+                         SERVICES={"redis": redis_entry(redis_server)})
     return server, metrics_port
 
 

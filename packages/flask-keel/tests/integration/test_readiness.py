@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from flask_keel.testing import free_port
+from flask_keel.testing import free_port, redis_entry
 
 pytestmark = pytest.mark.integration
 
 
 def services(redis_port: int, memcached_port: int, host: str = "127.0.0.1") -> dict:
-    return {"redis": {"HOST": host, "PORT": redis_port, "TIMEOUT": 1},
+    return {"redis": redis_entry((host, redis_port), TIMEOUT=1),
             "memcached": {"HOST": host, "PORT": memcached_port, "TIMEOUT": 1}}
 
 

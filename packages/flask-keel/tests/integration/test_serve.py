@@ -10,6 +10,7 @@ from contextlib import closing
 import pytest
 import websocket
 
+from flask_keel.testing import redis_entry
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -87,7 +88,7 @@ def test_with_a_message_queue_it_runs_one_worker_per_cpu(live_server, redis_serv
     from flask_keel.workers import available_cpus
 
     server = live_server(SERVER_ENV={"PROCESSES": "auto"},
-                         SERVICES={"redis": {"HOST": redis_server[0], "PORT": redis_server[1]}})
+                         SERVICES={"redis": redis_entry(redis_server)})
     cpus = available_cpus()
     assert server.get("/healthz").status_code == 200
     assert server.stop() == 0

@@ -32,7 +32,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from flask_keel import create_app
 from flask_keel.sessions import end_user_sessions, user_sessions
 from flask_keel.sessions.index import SessionEntry
-from flask_keel.testing import start_live_server
+from flask_keel.testing import REDIS_DB, redis_entry, start_live_server
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ class Served:
     def raw_entries(self, user_id: int) -> dict[str, SessionEntry]:
         index = self.app.session_interface.index
         if self.store == "redis":
-            raw = redis.Redis(port=self.services["redis"]["PORT"]).hgetall(index.key(str(user_id)))
+            raw = redis.Redis(port=self.services["redis"]["PORT"], db=REDIS_DB).hgetall(index.key(str(user_id)))
             return {field.decode(): msgspec.json.decode(value, type=SessionEntry) for field, value in raw.items()}
         if self.store == "memcached":
             raw = self.memcached().get(index.key(str(user_id)))
@@ -123,7 +123,7 @@ class Served:
         (in memcached, where a user's entries are one item, `data` replaces the item)."""
         index = self.app.session_interface.index
         if self.store == "redis":
-            redis.Redis(port=self.services["redis"]["PORT"]).hset(index.key(str(user_id)), sid, data)
+            redis.Redis(port=self.services["redis"]["PORT"], db=REDIS_DB).hset(index.key(str(user_id)), sid, data)
         elif self.store == "memcached":
             self.memcached().set(index.key(str(user_id)), data, expire=60, noreply=False)
         else:
@@ -140,8 +140,10 @@ def serve(tmp_path_factory, store: str, port: int | None, **flask_config) -> Ser
     name = f"ix{uuid.uuid4().hex[:8]}"
     directory = tmp_path_factory.mktemp(f"index-{store}")
     services: dict = {"filesystem": {"PATH": str(directory / "sessions")}}
-    if store in ("redis", "memcached"):
-        services[store] = {"HOST": "127.0.0.1", "PORT": port}
+    if store == "redis":
+        services["redis"] = redis_entry(("127.0.0.1", port))
+    elif store == "memcached":
+        services["memcached"] = {"HOST": "127.0.0.1", "PORT": port}
     server = start_live_server(directory, store, migrate=True, root=REPO_ROOT,
                                SERVER_ENV={"SESSION": store, "APP_NAME": name},
                                SERVICES=services,
@@ -174,7 +176,7 @@ def test_a_login_enters_the_index_and_a_logout_takes_it_out(served):
     assert before + LIFETIME - 5 <= on_phone.expires <= time.time() + LIFETIME + 1  # as long as the session
     if served.store == "redis":  # the hash outlives every session it lists
         key = served.app.session_interface.index.key(str(laptop.user_id))
-        assert redis.Redis(port=served.services["redis"]["PORT"]).ttl(key) >= LIFETIME
+        assert redis.Redis(port=served.services["redis"]["PORT"], db=REDIS_DB).ttl(key) >= LIFETIME
 
     listed = served.listed(laptop.user_id)
     assert sorted(active.client for active in listed) == ["Chrome on Android", "Firefox on Linux"]

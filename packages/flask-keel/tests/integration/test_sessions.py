@@ -12,7 +12,7 @@ from pymemcache.client.base import Client as MemcacheClient
 
 from flask_keel import create_app
 from flask_keel.sessions.serializers import MsgpackFileSystemCache
-from flask_keel.testing import ApiClient, project_config, run_db
+from flask_keel.testing import ApiClient, project_config, redis_entry, run_db
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +33,7 @@ class Store:
         self.prefix = app.config["SESSION_KEY_PREFIX"]
         self.backend = backend
         if backend == "redis":
-            self.client = redis.Redis(port=services["redis"]["PORT"])
+            self.client = redis.Redis(port=services["redis"]["PORT"], db=services["redis"].get("DB", 0))
         elif backend == "memcached":
             self.client = MemcacheClient(("127.0.0.1", services["memcached"]["PORT"]))
         else:
@@ -48,7 +48,7 @@ def backend(request, tmp_path):
     kind = request.param
     services = {"filesystem": {"PATH": str(tmp_path / "sessions")}}
     if kind == "redis":
-        services["redis"] = {"HOST": "127.0.0.1", "PORT": request.getfixturevalue("redis_server")[1]}
+        services["redis"] = redis_entry(request.getfixturevalue("redis_server"))
     if kind == "memcached":
         services["memcached"] = {"HOST": "127.0.0.1", "PORT": request.getfixturevalue("memcached_server")[1]}
     app = app_for(tmp_path, kind, services)

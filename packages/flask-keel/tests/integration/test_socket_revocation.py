@@ -35,7 +35,7 @@ from flask_keel.auth import end_user_logins
 from flask_keel.client import Client
 from flask_keel.realtime import socketio_of
 from flask_keel.realtime.connections import NOT_LOGGED_IN, SOCKET_LOGIN_KEY
-from flask_keel.testing import ApiClient, project_config, run_db, start_live_server, wait_until
+from flask_keel.testing import ApiClient, project_config, redis_entry, run_db, start_live_server, wait_until
 from flask_keel.testing.workers import holders, on_both_workers, worker_pids
 from tests.conftest import REPO_ROOT
 
@@ -155,7 +155,7 @@ def two_worker_sections(redis_server, **flask_config) -> dict:
     return dict(
         SERVER_ENV={"PROCESSES": 2, "SESSION": "redis", "APP_NAME": f"rv{uuid.uuid4().hex[:8]}",
                     "CLIENT_CONNECTIONS": 0},
-        SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}},
+        SERVICES={"redis": redis_entry(redis_server)},
         FLASK={"CONFIG": {"SIGNUP_RATE_LIMIT": "1000 per minute", "LOGIN_RATE_LIMIT": "1000 per minute",
                           **flask_config}})
 

@@ -160,8 +160,10 @@ def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path)
     # the framework's wheel from the project's own packages/flask-keel into them).
     for venv in (".venv", ".venv-checkov"):
         shutil.copytree(REPO_ROOT / venv, project / venv, symlinks=True)
-    # A new shell's environment: make provisions the services and says where they are.
-    environ = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CI") if key in os.environ}
+    # A new shell's environment: make provisions the services and says where they are. The
+    # Redis database is the user's choice (a shell may set it), as it is this run's.
+    environ = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CI", "TEST_REDIS_DB")
+               if key in os.environ}
     tested = subprocess.run(["make", "test", "PYTEST_ARGS=-p no:cacheprovider -q"], cwd=project, env=environ,
                             capture_output=True, text=True, timeout=900)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]

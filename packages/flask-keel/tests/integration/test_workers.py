@@ -49,7 +49,7 @@ import pytest
 from flask_keel.client import Client
 from flask_keel.config import load_settings
 from flask_keel.realtime import emitter
-from flask_keel.testing import LiveServer, start_live_server, wait_until
+from flask_keel.testing import LiveServer, redis_entry, start_live_server, wait_until
 from flask_keel.testing.workers import established_peers, local_port, worker_pids
 from tests.conftest import REPO_ROOT
 
@@ -178,7 +178,7 @@ def cluster(redis_server, tmp_path_factory):
             # Every client here is 127.0.0.1; the per-address bound (256 per worker) is tested elsewhere.
             "CLIENT_CONNECTIONS": 0,
         },
-        SERVICES={"redis": {"HOST": "127.0.0.1", "PORT": redis_server[1]}})
+        SERVICES={"redis": redis_entry(redis_server)})
     process = server.process  # `python -m app serve` execs gunicorn: the master, its children the workers
     slots: list[Client | None] = [None] * TOTAL
     try:

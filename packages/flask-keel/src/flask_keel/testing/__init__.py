@@ -29,11 +29,20 @@ from flask_keel.testing.projects import (
     served_within,
     use_project,
 )
-from flask_keel.testing.services import MARIADB, MEMCACHED, REDIS, REDIS_DB, mariadb_entry, redis_entry, require
+from flask_keel.testing.services import (
+    MARIADB,
+    MEMCACHED,
+    REDIS,
+    REDIS_DB,
+    mariadb_entry,
+    redis_client,
+    redis_entry,
+    require,
+)
 
 __all__ = [
     "MARIADB", "MEMCACHED", "REDIS", "REDIS_DB", "ApiClient", "LiveServer", "MailCatcher", "csrf_headers", "edit",
     "forget_user_packages", "free_port", "links_in", "mariadb_entry", "merge", "migrate_database",
-    "project_config", "redis_entry", "require", "run_db", "scratch_copy", "served_within", "signed_up",
+    "project_config", "redis_client", "redis_entry", "require", "run_db", "scratch_copy", "served_within", "signed_up",
     "start_live_server", "text_of", "use_project", "wait_until", "wait_until_serving",
 ]

@@ -19,6 +19,7 @@ import requests
 import yaml
 
 from flask_keel.testing.helpers import free_port, merge
+from flask_keel.testing.services import REDIS, REDIS_DB
 
 
 def signed_up(url: str, name: str, password: str = "a long password") -> requests.Session:  # noqa: S107
@@ -70,7 +71,8 @@ def start_live_server(directory: Path, name: str, env: dict[str, str] | None = N
     (its config, log, database and instance named after `name`). `migrate`: apply the
     project's migrations first. `root`: the project whose `app` package serves. `project`:
     another project folder to serve (APP_ROOT), with its own `app` package if it has one
-    (a copy of the project), else with `root`'s."""
+    (a copy of the project), else with `root`'s. SERVICES.redis on the suite's Redis with
+    no DB is on TEST_REDIS_DB's."""
     main = {"driver": "sqlite", "database": f"{directory}/app.sqlite3"}
     cwd = root
     if project is not None:
@@ -91,7 +93,7 @@ def start_live_server(directory: Path, name: str, env: dict[str, str] | None = N
         "SERVICES": {"filesystem": {"PATH": f"{directory}/sessions"}},
     }
     config = directory / f"config-{name}.yml"
-    config.write_text(yaml.safe_dump(merge(base, sections)))
+    config.write_text(yaml.safe_dump(_on_test_redis_db(merge(base, sections))))
     port = port or free_port()
     log_path = directory / f"server-{name}.log"
     environ = {**os.environ, "APP_CONFIG": str(config), **(env or {})}
@@ -107,6 +109,16 @@ def start_live_server(directory: Path, name: str, env: dict[str, str] | None = N
         server.stop()
         raise
     return server
+
+
+def _on_test_redis_db(config: dict) -> dict:
+    """The suite's Redis named without a database number gets TEST_REDIS_DB's, so a test
+    written with only HOST and PORT keeps off the database another run uses."""
+    entry = config.get("SERVICES", {}).get("redis")
+    if isinstance(entry, dict) and "URL" not in entry and "DB" not in entry \
+            and (entry.get("HOST"), entry.get("PORT")) == REDIS:
+        entry["DB"] = REDIS_DB
+    return config
 
 
 # Migrated SQLite databases, by project and migration files: most tests start from the same

@@ -39,3 +39,10 @@ def mariadb_entry(address: tuple[str, int], database: str, **extra) -> dict:
 def redis_entry(address: tuple[str, int] = REDIS, **extra) -> dict:
     """SERVICES.redis of the config for the Redis at `address`, on database TEST_REDIS_DB (else 0)."""
     return {"HOST": address[0], "PORT": address[1], "DB": REDIS_DB, **extra}
+
+
+def redis_client(address: tuple[str, int] = REDIS):
+    """A redis-py client on the Redis at `address`, database TEST_REDIS_DB: what the servers use."""
+    import redis  # the framework depends on it; imported here so `services` stays light
+
+    return redis.Redis(host=address[0], port=address[1], db=REDIS_DB)
