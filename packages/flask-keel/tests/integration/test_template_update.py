@@ -164,8 +164,10 @@ def test_an_update_merges_the_template_and_keeps_the_project(template, tmp_path)
     # Redis database is the user's choice (a shell may set it), as it is this run's.
     environ = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "CI", "TEST_REDIS_DB")
                if key in os.environ}
-    tested = subprocess.run(["make", "test", "PYTEST_ARGS=-p no:cacheprovider -q"], cwd=project, env=environ,
-                            capture_output=True, text=True, timeout=900)
+    # Its latency budgets (`timing`) are left out: they are the project's own suite's to hold,
+    # on a quiet machine, and this one is busy running this suite.
+    tested = subprocess.run(["make", "test", "PYTEST_ARGS=-p no:cacheprovider -q -m 'not timing'"], cwd=project,
+                            env=environ, capture_output=True, text=True, timeout=900)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     assert " passed" in tested.stdout and " failed" not in tested.stdout
 
