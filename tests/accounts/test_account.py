@@ -15,7 +15,7 @@ import requests
 
 from flask_keel.client import Client, RequestError
 from flask_keel.testing import mariadb_entry, redis_entry, start_live_server, wait_until
-from flask_keel.testing.workers import holders, on_both_workers, worker_pids
+from flask_keel.testing.workers import holders, on_both_workers, wait_for_workers
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ def server(redis_server, tmp_path_factory):
     served = start_live_server(tmp_path_factory.mktemp("account"), "account", migrate=True, root=REPO_ROOT,
                                **sections(redis_server))
     try:
-        assert wait_until(lambda: len(worker_pids(served.process.pid)) == 2, timeout=30), served.log()
+        wait_for_workers(served, 2)
         yield served
     finally:
         served.stop()

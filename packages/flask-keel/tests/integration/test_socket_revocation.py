@@ -36,7 +36,7 @@ from flask_keel.client import Client
 from flask_keel.realtime import socketio_of
 from flask_keel.realtime.connections import NOT_LOGGED_IN, SOCKET_LOGIN_KEY
 from flask_keel.testing import ApiClient, project_config, redis_entry, run_db, start_live_server, wait_until
-from flask_keel.testing.workers import holders, on_both_workers, worker_pids
+from flask_keel.testing.workers import holders, on_both_workers, wait_for_workers
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -145,7 +145,7 @@ def pair(redis_server, tmp_path_factory):
     server = start_live_server(tmp_path_factory.mktemp("revocation"), "revocation", migrate=True, root=REPO_ROOT,
                                **two_worker_sections(redis_server))
     try:
-        assert wait_until(lambda: len(worker_pids(server.process.pid)) == 2, timeout=30), server.log()
+        wait_for_workers(server, 2)
         yield server
     finally:
         server.stop()
@@ -239,7 +239,7 @@ def test_end_user_logins_from_another_process_ends_the_users_sockets_on_both_wor
 
 def test_a_silent_socket_is_closed_when_its_session_expires_on_both_workers(live_server, redis_server):
     server = live_server(migrate=True, **two_worker_sections(redis_server, PERMANENT_SESSION_LIFETIME=LIFETIME))
-    assert wait_until(lambda: len(worker_pids(server.process.pid)) == 2, timeout=30), server.log()
+    wait_for_workers(server, 2)
     before = time.monotonic()
     dora = signed_up(server, "dora")  # the session is written (and its lifetime starts) in there
     after = time.monotonic()

@@ -50,7 +50,7 @@ from flask_keel.client import Client
 from flask_keel.config import load_settings
 from flask_keel.realtime import emitter
 from flask_keel.testing import LiveServer, redis_entry, start_live_server, wait_until
-from flask_keel.testing.workers import established_peers, local_port, worker_pids
+from flask_keel.testing.workers import established_peers, local_port, wait_for_workers, worker_pids
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -179,11 +179,10 @@ def cluster(redis_server, tmp_path_factory):
             "CLIENT_CONNECTIONS": 0,
         },
         SERVICES={"redis": redis_entry(redis_server)})
-    process = server.process  # `python -m app serve` execs gunicorn: the master, its children the workers
     slots: list[Client | None] = [None] * TOTAL
     try:
         # /healthz answered from one worker; wait for both before connecting anyone.
-        assert wait_until(lambda: len(worker_pids(process.pid)) == WORKERS, timeout=30), server.log()
+        wait_for_workers(server, WORKERS)
         started = time.monotonic()
         # All users at once, from threads: connections arrive in overlapping bursts, so
         # both workers (both waiting in accept on the one listening socket) take some.

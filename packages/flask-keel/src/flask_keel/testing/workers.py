@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from flask_keel.testing.helpers import wait_until
+
 if TYPE_CHECKING:
     from flask_keel.client import Client
+    from flask_keel.testing.live import LiveServer
 
-__all__ = ["established_peers", "holders", "local_port", "on_both_workers", "worker_pids"]
+__all__ = ["established_peers", "holders", "local_port", "on_both_workers", "wait_for_workers", "worker_pids"]
 
 # Sockets opened at once, so that both workers (both in accept) take some.
 BURST = 8
@@ -33,6 +36,12 @@ def worker_pids(master: int) -> set[int]:
         if int(ppid) == master and state != "Z":
             pids.add(int(entry))
     return pids
+
+
+def wait_for_workers(server: LiveServer, count: int) -> None:
+    """Until `server` has `count` workers: /healthz answers once the first is up, not all of
+    them. Fails with the server's log after 30 s."""
+    assert wait_until(lambda: len(worker_pids(server.process.pid)) == count, timeout=30), server.log()
 
 
 def _socket_inodes(pid: int) -> set[int]:
