@@ -32,7 +32,7 @@ from pymemcache.client.base import Client as MemcacheClient
 from flask_keel import create_app
 from flask_keel.sessions import end_user_sessions, user_sessions
 from flask_keel.sessions.index import SessionEntry
-from flask_keel.testing import REDIS_DB, redis_entry, start_live_server
+from flask_keel.testing import redis_client, redis_entry, start_live_server
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ class Served:
     def raw_entries(self, user_id: int) -> dict[str, SessionEntry]:
         index = self.app.session_interface.index
         if self.store == "redis":
-            raw = redis.Redis(port=self.services["redis"]["PORT"], db=REDIS_DB).hgetall(index.key(str(user_id)))
+            raw = self.redis().hgetall(index.key(str(user_id)))
             return {field.decode(): msgspec.json.decode(value, type=SessionEntry) for field, value in raw.items()}
         if self.store == "memcached":
             raw = self.memcached().get(index.key(str(user_id)))
@@ -109,6 +109,9 @@ class Served:
         folder = index._folder(str(user_id))
         entries = [msgspec.json.decode(path.read_bytes(), type=SessionEntry) for path in folder.glob("*.json")]
         return {entry.sid: entry for entry in entries}
+
+    def redis(self):
+        return redis_client((self.services["redis"]["HOST"], self.services["redis"]["PORT"]))
 
     def memcached(self) -> MemcacheClient:
         return MemcacheClient(("127.0.0.1", self.services["memcached"]["PORT"]))
@@ -123,7 +126,7 @@ class Served:
         (in memcached, where a user's entries are one item, `data` replaces the item)."""
         index = self.app.session_interface.index
         if self.store == "redis":
-            redis.Redis(port=self.services["redis"]["PORT"], db=REDIS_DB).hset(index.key(str(user_id)), sid, data)
+            self.redis().hset(index.key(str(user_id)), sid, data)
         elif self.store == "memcached":
             self.memcached().set(index.key(str(user_id)), data, expire=60, noreply=False)
         else:
@@ -176,7 +179,7 @@ def test_a_login_enters_the_index_and_a_logout_takes_it_out(served):
     assert before + LIFETIME - 5 <= on_phone.expires <= time.time() + LIFETIME + 1  # as long as the session
     if served.store == "redis":  # the hash outlives every session it lists
         key = served.app.session_interface.index.key(str(laptop.user_id))
-        assert redis.Redis(port=served.services["redis"]["PORT"], db=REDIS_DB).ttl(key) >= LIFETIME
+        assert served.redis().ttl(key) >= LIFETIME
 
     listed = served.listed(laptop.user_id)
     assert sorted(active.client for active in listed) == ["Chrome on Android", "Firefox on Linux"]
